@@ -5,16 +5,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod test_deps;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  tidy    check the dependency direction and crate conventions of ARCHITECTURE.md";
+  test [ARGS]   install what the tests need (Apache ZooKeeper 3.8 from Debian), then run
+                cargo test --workspace [ARGS]
+  tidy          check the dependency direction and crate conventions of ARCHITECTURE.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("test") => test_deps::run(&workspace_root(), &args[1..]),
         Some("tidy") => tidy::run(&workspace_root()),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

@@ -270,5 +270,15 @@ macro_rules! record {
                 0 $( + $crate::Record::encoded_len(&self.$field) )*
             }
         }
+
+        #[cfg(test)]
+        impl $crate::testgen::Generate for $name {
+            fn strategy() -> ::proptest::strategy::BoxedStrategy<Self> {
+                use ::proptest::strategy::Strategy;
+                ( $( <$ty as $crate::testgen::Generate>::strategy(), )* )
+                    .prop_map(|( $($field,)* )| Self { $($field),* })
+                    .boxed()
+            }
+        }
     )*};
 }

@@ -28,6 +28,11 @@ pub mod proto;
 pub mod quorum;
 pub mod txn;
 
+#[cfg(test)]
+mod roundtrip_tests;
+#[cfg(test)]
+mod testgen;
+
 pub use archive::Record;
 pub use codes::{
     AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, OpCode, Perms, WatcherType,
