@@ -34,7 +34,11 @@ fn check_record<R: Record + PartialEq + std::fmt::Debug>(value: &R, strict_prefi
     assert_eq!(bytes.len(), value.encoded_len(), "encoded_len of {value:?}");
     let mut whole = bytes.clone();
     assert_eq!(&R::read(&mut whole).unwrap(), value);
-    assert_eq!(whole.remaining(), 0, "decoding must consume exactly the record");
+    assert_eq!(
+        whole.remaining(),
+        0,
+        "decoding must consume exactly the record"
+    );
     let mut drip = Drip { bytes: &bytes };
     assert_eq!(&R::read(&mut drip).unwrap(), value, "one byte at a time");
     if strict_prefixes {
@@ -187,7 +191,10 @@ fn a_null_buffer_stays_null_and_an_empty_one_stays_empty() {
         ..Default::default()
     };
     assert_eq!(&empty.to_bytes()[..4], &[0; 4]);
-    assert_eq!(GetDataResponse::from_bytes(&null.to_bytes()).unwrap().data, None);
+    assert_eq!(
+        GetDataResponse::from_bytes(&null.to_bytes()).unwrap().data,
+        None
+    );
     assert_eq!(
         GetDataResponse::from_bytes(&empty.to_bytes()).unwrap().data,
         Some(Bytes::new())
@@ -226,7 +233,10 @@ fn invalid_utf8_decodes_lossily_as_java_does() {
 fn frame_lengths_are_checked_before_buffering() {
     let decoder = FrameDecoder::default();
     let mut negative = bytes::BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
-    assert_eq!(decoder.decode(&mut negative), Err(DecodeError::NegativeLength(-1)));
+    assert_eq!(
+        decoder.decode(&mut negative),
+        Err(DecodeError::NegativeLength(-1))
+    );
     let mut huge = bytes::BytesMut::from(&[0x00, 0x10, 0x00, 0x00][..]);
     assert_eq!(
         decoder.decode(&mut huge),
@@ -235,7 +245,10 @@ fn frame_lengths_are_checked_before_buffering() {
             max: 0xF_FFFF
         })
     );
-    assert!(huge.capacity() < 1024, "no buffer was grown for a rejected length");
+    assert!(
+        huge.capacity() < 1024,
+        "no buffer was grown for a rejected length"
+    );
     let mut at_limit = bytes::BytesMut::from(&[0x00, 0x0f, 0xff, 0xff][..]);
     assert_eq!(decoder.decode(&mut at_limit), Ok(None));
 }

@@ -130,11 +130,13 @@ impl Generate for MultiResponse {
 impl Generate for LearnerInfo {
     fn strategy() -> BoxedStrategy<Self> {
         (Generate::strategy(), any::<i32>(), any::<i64>())
-            .prop_map(|(server_id, protocol_version, config_version)| LearnerInfo {
-                server_id,
-                protocol_version,
-                config_version,
-            })
+            .prop_map(
+                |(server_id, protocol_version, config_version)| LearnerInfo {
+                    server_id,
+                    protocol_version,
+                    config_version,
+                },
+            )
             .boxed()
     }
 }
@@ -149,15 +151,17 @@ impl Generate for Notification {
             any::<i64>(),
             Option::<Bytes>::strategy(),
         )
-            .prop_map(|(state, leader, zxid, election_epoch, peer_epoch, config)| Notification {
-                state,
-                leader,
-                zxid,
-                election_epoch,
-                peer_epoch,
-                version: Notification::CURRENT_VERSION,
-                config: Some(config.unwrap_or_default()),
-            })
+            .prop_map(
+                |(state, leader, zxid, election_epoch, peer_epoch, config)| Notification {
+                    state,
+                    leader,
+                    zxid,
+                    election_epoch,
+                    peer_epoch,
+                    version: Notification::CURRENT_VERSION,
+                    config: Some(config.unwrap_or_default()),
+                },
+            )
             .boxed()
     }
 }
@@ -186,11 +190,13 @@ impl Generate for TxnEntry {
     fn strategy() -> BoxedStrategy<Self> {
         let body = prop_oneof![
             Generate::strategy().prop_map(|b| (OpCode::CreateSession, TxnBody::CreateSession(b))),
-            Generate::strategy().prop_map(|b| (OpCode::CloseSession, TxnBody::CloseSession(Some(b)))),
+            Generate::strategy()
+                .prop_map(|b| (OpCode::CloseSession, TxnBody::CloseSession(Some(b)))),
             Generate::strategy().prop_map(|b| (OpCode::Create, TxnBody::Create(b))),
             Generate::strategy().prop_map(|b| (OpCode::Create2, TxnBody::Create(b))),
             Generate::strategy().prop_map(|b| (OpCode::CreateTtl, TxnBody::CreateTtl(b))),
-            Generate::strategy().prop_map(|b| (OpCode::CreateContainer, TxnBody::CreateContainer(b))),
+            Generate::strategy()
+                .prop_map(|b| (OpCode::CreateContainer, TxnBody::CreateContainer(b))),
             Generate::strategy().prop_map(|b| (OpCode::Delete, TxnBody::Delete(b))),
             Generate::strategy().prop_map(|b| (OpCode::SetData, TxnBody::SetData(b))),
             Generate::strategy().prop_map(|b| (OpCode::SetAcl, TxnBody::SetAcl(b))),
