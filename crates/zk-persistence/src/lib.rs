@@ -4,3 +4,28 @@
 //! Synchronous code on `std::fs`, no tokio: the server runs it on a dedicated thread and feeds
 //! "durable up to zxid" back to the pipeline. Invariant: `commit()` returns only once the data is
 //! fsynced, and a data directory written here is one Apache ZooKeeper 3.8 loads unchanged.
+
+mod adler32;
+mod epoch;
+mod error;
+mod names;
+mod restore;
+mod snapshot;
+#[cfg(test)]
+mod testutil;
+mod trigger;
+mod txnlog;
+
+pub use epoch::{
+    ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE, Epochs, load_epochs, read_epoch, write_epoch,
+};
+pub use error::{Error, Result};
+pub use names::VERSION_DIR;
+pub use restore::{FileTxnSnapLog, Restored, StoreOptions};
+pub use snapshot::{
+    FileSnap, LoadedSnapshot, MAX_SNAPSHOTS_TRIED, NodeRef, OPEN_ACL_INDEX, Snapshot,
+    SnapshotCollector, SnapshotJob, SnapshotNode, SnapshotSink, SnapshotSource, SnapshotSummary,
+    SnapshotThread, WrittenSnapshot, ZxidDigest,
+};
+pub use trigger::{DEFAULT_SNAP_COUNT, DEFAULT_SNAP_SIZE_LIMIT_KB, SnapshotPolicy};
+pub use txnlog::{FileTxnLog, LogOptions, LoggedTxn, TornTail, TxnIterator, read_dir};
