@@ -114,12 +114,109 @@ fn read_byte_len<B: Buf>(input: &mut B) -> Result<Option<usize>, DecodeError> {
 
 fn read_string_bytes<B: Buf>(input: &mut B, len: usize) -> String {
     let raw = input.copy_to_bytes(len);
-    // Java encodes supplementary characters as two 3-byte surrogates and decodes malformed input
-    // to U+FFFD; decoding lossily keeps the same "never fail on text" behaviour.
     match std::str::from_utf8(&raw) {
         Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(&raw).into_owned(),
+        Err(_) => java_utf8_lossy(&raw),
     }
+}
+
+/// Decodes bytes as Java's `new String(bytes, UTF_8)` (what `BinaryInputArchive.readString` uses)
+/// does on JDK 17: every malformed sequence becomes one U+FFFD, with Java's idea of how long the
+/// sequence is. This differs from [`String::from_utf8_lossy`] where it matters most: a surrogate
+/// encoded in three bytes, which is how Java's writer encodes characters outside the BMP, is one
+/// U+FFFD for Java and three for the standard lossy decoding. Checked against the JDK by the
+/// golden vectors `data_strings_malformed*`.
+pub(crate) fn java_utf8_lossy(src: &[u8]) -> String {
+    const REPL: char = '\u{FFFD}';
+    let cont = |b: u8| b & 0xc0 == 0x80;
+    // A 3-byte lead and its second byte that cannot start a valid sequence (overlong E0 or a
+    // non-continuation byte).
+    let malformed3_2 = |b1: u8, b2: u8| (b1 == 0xe0 && b2 & 0xe0 == 0x80) || !cont(b2);
+    let malformed4_2 = |b1: u8, b2: u8| {
+        (b1 == 0xf0 && !(0x90..=0xbf).contains(&b2))
+            || (b1 == 0xf4 && b2 & 0xf0 != 0x80)
+            || !cont(b2)
+    };
+    let push = |out: &mut String, c: u32| out.push(char::from_u32(c).unwrap_or(REPL));
+
+    let mut out = String::with_capacity(src.len());
+    let end = src.len();
+    let mut sp = 0;
+    while sp < end {
+        let b1 = src[sp];
+        sp += 1;
+        if b1 < 0x80 {
+            out.push(char::from(b1));
+        } else if b1 >> 5 == 0b110 && b1 & 0x1e != 0 {
+            if sp < end {
+                let b2 = src[sp];
+                if cont(b2) {
+                    sp += 1;
+                    push(&mut out, (u32::from(b1 & 0x1f) << 6) | u32::from(b2 & 0x3f));
+                } else {
+                    out.push(REPL);
+                }
+                continue;
+            }
+            out.push(REPL);
+            break;
+        } else if b1 >> 4 == 0b1110 {
+            if sp + 1 < end {
+                let (b2, b3) = (src[sp], src[sp + 1]);
+                if malformed3_2(b1, b2) {
+                    out.push(REPL);
+                } else if !cont(b3) {
+                    out.push(REPL);
+                    sp += 1;
+                } else {
+                    sp += 2;
+                    // Surrogates are not chars: push() turns them into U+FFFD, as Java does.
+                    let c = (u32::from(b1 & 0x0f) << 12)
+                        | (u32::from(b2 & 0x3f) << 6)
+                        | u32::from(b3 & 0x3f);
+                    push(&mut out, c);
+                }
+                continue;
+            }
+            out.push(REPL);
+            if sp < end && malformed3_2(b1, src[sp]) {
+                continue;
+            }
+            break;
+        } else if b1 >> 3 == 0b11110 {
+            if sp + 2 < end {
+                let (b2, b3, b4) = (src[sp], src[sp + 1], src[sp + 2]);
+                let c = (u32::from(b1 & 0x07) << 18)
+                    | (u32::from(b2 & 0x3f) << 12)
+                    | (u32::from(b3 & 0x3f) << 6)
+                    | u32::from(b4 & 0x3f);
+                if cont(b2) && cont(b3) && cont(b4) && (0x1_0000..=0x10_ffff).contains(&c) {
+                    sp += 3;
+                    push(&mut out, c);
+                } else {
+                    out.push(REPL);
+                    // Skip what Java counts as the malformed sequence: the lead alone, or the
+                    // lead and the continuation bytes that could still belong to it.
+                    if !(b1 > 0xf4 || malformed4_2(b1, b2)) {
+                        sp += if cont(b3) { 2 } else { 1 };
+                    }
+                }
+                continue;
+            }
+            out.push(REPL);
+            if b1 > 0xf4 || (sp < end && malformed4_2(b1, src[sp])) {
+                continue;
+            }
+            sp += 1;
+            if sp < end && !cont(src[sp]) {
+                continue;
+            }
+            break;
+        } else {
+            out.push(REPL);
+        }
+    }
+    out
 }
 
 fn len_prefix(len: usize) -> i32 {

@@ -187,7 +187,8 @@ pub struct Notification {
     pub election_epoch: i64,
     /// The proposed leader's epoch.
     pub peer_epoch: i64,
-    /// 2 in 3.5+; 0 for the 28- and 40-byte forms of older releases.
+    /// 2 in 3.5+; 0 for the 28- and 40-byte forms of older releases. A version of 1 or less
+    /// carries no config and encodes to the 40-byte form.
     pub version: i32,
     /// The sender's quorum configuration text; present when `version > 1`.
     pub config: Option<Bytes>,
@@ -198,6 +199,7 @@ impl Notification {
     pub const CURRENT_VERSION: i32 = 2;
     const MIN_LEN: usize = 28;
     const LEGACY_LEN: usize = 40;
+    const LEGACY_TRAILER: i32 = 1;
 
     pub fn write<B: BufMut>(&self, out: &mut B) {
         self.state.write(out);
@@ -205,10 +207,14 @@ impl Notification {
         self.zxid.write(out);
         self.election_epoch.write(out);
         self.peer_epoch.write(out);
-        self.version.write(out);
         if self.version > 1 {
+            self.version.write(out);
             let config = self.config.clone().unwrap_or_default();
             config.write(out);
+        } else {
+            // The 40-byte form ends with an int that readers ignore (they take the version to be
+            // 0) and that Java's `FastLeaderElection.buildMsg` without config sets to 1.
+            Self::LEGACY_TRAILER.write(out);
         }
     }
 
