@@ -5,9 +5,7 @@
 
 use bytes::{Buf, BufMut, Bytes};
 
-use crate::{
-    Acl, ClientInfo, DecodeError, Record, SessionId, Stat, StatPersisted, Xid, Zxid, record,
-};
+use crate::{Acl, ClientInfo, DecodeError, Record, SessionId, Stat, Xid, Zxid, record};
 
 record! {
     /// The first message of a session (no RequestHeader before it).
@@ -134,10 +132,6 @@ record! {
         pub path: String,
     }
 
-    pub struct GetStatPersistedRequest {
-        pub path: String,
-    }
-
     pub struct GetChildren2Request {
         pub path: String,
         pub watch: bool,
@@ -228,10 +222,6 @@ record! {
 
     pub struct GetAllChildrenNumberResponse {
         pub total_number: i32,
-    }
-
-    pub struct GetStatPersistedResponse {
-        pub stat_persisted: StatPersisted,
     }
 
     pub struct GetChildren2Response {
