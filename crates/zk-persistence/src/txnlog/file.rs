@@ -196,9 +196,17 @@ pub(crate) enum Tail {
     Clean,
     /// Non-zero bytes up to `nonzero_end` but no valid record: a torn write.
     Torn { nonzero_end: u64 },
-    /// A valid record starts at `next_record` after the stop: the stop is corruption.
+    /// A valid record starts at `next_record` after the stop, and between them lies a whole
+    /// zeroed 512-byte sector: what writes that never reached the disk look like when the kernel
+    /// wrote later pages first. A torn write if nothing after it was ever synced.
+    Hole { next_record: u64, nonzero_end: u64 },
+    /// A valid record starts at `next_record` after the stop and no lost write explains the
+    /// damage (a bit flip, garbage): the stop is corruption.
     Corrupt { next_record: u64 },
 }
+
+/// Sector size for telling lost writes (whole zeroed sectors) from damage.
+const SECTOR: u64 = 512;
 
 /// Classifies what follows a stop at `offset` in the log file `path` of length `len`.
 pub(crate) fn classify(path: &Path, offset: u64, len: u64) -> Result<Tail> {
@@ -211,9 +219,25 @@ pub(crate) fn classify(path: &Path, offset: u64, len: u64) -> Result<Tail> {
     file.read_exact_at(&mut region, offset)
         .map_err(Error::io("read txn log", path))?;
     Ok(match find_record(&region, 1) {
-        Some(at) => Tail::Corrupt {
-            next_record: offset + at as u64,
-        },
+        Some(at) => {
+            let next_record = offset + at as u64;
+            let first_sector = offset.div_ceil(SECTOR) * SECTOR;
+            let zeroed_sector = (first_sector..next_record)
+                .step_by(SECTOR as usize)
+                .take_while(|s| s + SECTOR <= next_record)
+                .any(|s| {
+                    let from = (s - offset) as usize;
+                    region[from..from + SECTOR as usize].iter().all(|&b| b == 0)
+                });
+            if zeroed_sector {
+                Tail::Hole {
+                    next_record,
+                    nonzero_end,
+                }
+            } else {
+                Tail::Corrupt { next_record }
+            }
+        }
         None => Tail::Torn { nonzero_end },
     })
 }

@@ -167,6 +167,30 @@ impl TxnIterator {
                     reason.describe()
                 ),
             }),
+            Tail::Hole {
+                next_record,
+                nonzero_end,
+            } => {
+                if self.later_files_empty(index + 1)? {
+                    warn!(
+                        file = %path.display(),
+                        offset,
+                        next_record,
+                        "the newest txn log has a zeroed sector before its last records: writes lost in a crash; the records after it were never acknowledged"
+                    );
+                    self.set_torn(path, offset, nonzero_end - offset, index);
+                    Ok(())
+                } else {
+                    Err(Error::CorruptLog {
+                        path: path.to_path_buf(),
+                        offset,
+                        reason: format!(
+                            "{}, a zeroed sector follows, and a valid record follows at offset {next_record} in a log file that is not the newest",
+                            reason.describe()
+                        ),
+                    })
+                }
+            }
             Tail::Torn { nonzero_end } => {
                 if self.later_files_empty(index + 1)? {
                     self.set_torn(path, offset, nonzero_end - offset, index);
@@ -177,6 +201,15 @@ impl TxnIterator {
                         offset,
                         reason: format!(
                             "{} in a log file that is not the newest",
+                            reason.describe()
+                        ),
+                    })
+                } else if let Some(gap) = self.gap_after(index) {
+                    Err(Error::CorruptLog {
+                        path: path.to_path_buf(),
+                        offset,
+                        reason: format!(
+                            "{} in a log file that is not the newest, and the next file starts at {gap}, so txns are missing",
                             reason.describe()
                         ),
                     })
@@ -193,6 +226,15 @@ impl TxnIterator {
                 }
             }
         }
+    }
+
+    /// After a partial record ends file `index`, the next file's start zxid if it skips txns:
+    /// a restart after a crash starts the next file at the zxid that was being written (or in a
+    /// new epoch), while a record damaged later leaves a gap in the same epoch.
+    fn gap_after(&self, index: usize) -> Option<Zxid> {
+        let last = self.last_zxid?;
+        let next = self.files.get(index + 1)?.zxid;
+        (next.epoch() == last.epoch() && next.0 > last.0 + 1).then_some(next)
     }
 
     fn set_torn(&mut self, path: &Path, offset: u64, discarded_bytes: u64, index: usize) {
