@@ -9,6 +9,7 @@ mod adler32;
 mod epoch;
 mod error;
 mod names;
+mod purge;
 mod restore;
 mod snapshot;
 #[cfg(test)]
@@ -21,6 +22,7 @@ pub use epoch::{
 };
 pub use error::{Error, Result};
 pub use names::VERSION_DIR;
+pub use purge::{DatadirCleanup, MIN_SNAP_RETAIN_COUNT, purge};
 pub use restore::{FileTxnSnapLog, Restored, StoreOptions};
 pub use snapshot::{
     FileSnap, LoadedSnapshot, MAX_SNAPSHOTS_TRIED, NodeRef, OPEN_ACL_INDEX, Snapshot,
