@@ -6,6 +6,7 @@
 //! fsynced, and a data directory written here is one Apache ZooKeeper 3.8 loads unchanged.
 
 mod adler32;
+mod datatree;
 mod epoch;
 mod error;
 mod names;
@@ -17,13 +18,14 @@ mod testutil;
 mod trigger;
 mod txnlog;
 
+pub use datatree::{RestoredTree, TreeLoader, restore_tree};
 pub use epoch::{
     ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE, Epochs, load_epochs, read_epoch, write_epoch,
 };
 pub use error::{Error, Result};
 pub use names::VERSION_DIR;
 pub use purge::{DatadirCleanup, MIN_SNAP_RETAIN_COUNT, purge};
-pub use restore::{FileTxnSnapLog, Restored, StoreOptions};
+pub use restore::{FileTxnSnapLog, Restored, SnapshotLoad, StoreOptions};
 pub use snapshot::{
     FileSnap, LoadedSnapshot, MAX_SNAPSHOTS_TRIED, NodeRef, OPEN_ACL_INDEX, Snapshot,
     SnapshotCollector, SnapshotJob, SnapshotNode, SnapshotSink, SnapshotSource, SnapshotSummary,

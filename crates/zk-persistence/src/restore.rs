@@ -63,6 +63,17 @@ pub struct Restored {
     pub torn_tail: Option<TornTail>,
 }
 
+/// The state between [`FileTxnSnapLog::load_snapshot`] and [`FileTxnSnapLog::replay_log`].
+#[derive(Debug)]
+pub struct SnapshotLoad {
+    /// The snapshot loaded, if any.
+    pub snapshot: Option<LoadedSnapshot>,
+    /// Replay txns after this zxid; `None` when there is nothing to replay.
+    replay_after: Option<Zxid>,
+    zxid: Zxid,
+    started: Instant,
+}
+
 /// A dataDir (snapshots, epoch files) and a dataLogDir (txn logs), which may be the same.
 #[derive(Debug)]
 pub struct FileTxnSnapLog {
@@ -150,8 +161,15 @@ impl FileTxnSnapLog {
     pub fn restore(
         &mut self,
         sink: &mut dyn SnapshotSink,
-        mut replay: impl FnMut(&LoggedTxn) -> std::result::Result<(), String>,
+        replay: impl FnMut(&LoggedTxn) -> std::result::Result<(), String>,
     ) -> Result<Restored> {
+        let loaded = self.load_snapshot(sink)?;
+        self.replay_log(loaded, replay)
+    }
+
+    /// The first half of [`restore`](Self::restore): loads the snapshot into `sink` and decides
+    /// where replay starts, so the caller can build its tree before replaying into it.
+    pub fn load_snapshot(&mut self, sink: &mut dyn SnapshotSink) -> Result<SnapshotLoad> {
         let started = Instant::now();
         let snapshot = self.snap.load(sink)?;
         let initialize = self
@@ -184,22 +202,51 @@ impl FileTxnSnapLog {
                     );
                     Zxid(0)
                 } else if trust_empty_db {
-                    return Ok(Restored {
-                        zxid: Zxid(0),
+                    return Ok(SnapshotLoad {
                         snapshot: None,
-                        txns_replayed: 0,
-                        torn_tail: None,
+                        replay_after: None,
+                        zxid: Zxid(0),
+                        started,
                     });
                 } else {
                     warn!("unexpected empty data tree, setting zxid to -1");
-                    return Ok(Restored {
-                        zxid: Zxid(-1),
+                    return Ok(SnapshotLoad {
                         snapshot: None,
-                        txns_replayed: 0,
-                        torn_tail: None,
+                        replay_after: None,
+                        zxid: Zxid(-1),
+                        started,
                     });
                 }
             }
+        };
+        Ok(SnapshotLoad {
+            snapshot,
+            replay_after: Some(start_zxid),
+            zxid: start_zxid,
+            started,
+        })
+    }
+
+    /// The second half of [`restore`](Self::restore): replays the log after the snapshot and cuts
+    /// a torn tail.
+    pub fn replay_log(
+        &mut self,
+        loaded: SnapshotLoad,
+        mut replay: impl FnMut(&LoggedTxn) -> std::result::Result<(), String>,
+    ) -> Result<Restored> {
+        let SnapshotLoad {
+            snapshot,
+            replay_after,
+            zxid,
+            started,
+        } = loaded;
+        let Some(start_zxid) = replay_after else {
+            return Ok(Restored {
+                zxid,
+                snapshot,
+                txns_replayed: 0,
+                torn_tail: None,
+            });
         };
         let mut iter = txnlog::read_dir(&self.log_dir, Zxid(start_zxid.0 + 1))?;
         let (highest, replayed) = replay_all(&mut iter, start_zxid, &mut replay)?;
