@@ -68,7 +68,18 @@ fn write_strategy() -> impl Strategy<Value = Op> {
 fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => write_strategy(),
-        1 => prop::collection::vec(write_strategy(), 1..4).prop_map(Op::Multi),
+        // A multi runs in one session: every create in it belongs to the first create's session.
+        1 => prop::collection::vec(write_strategy(), 1..4).prop_map(|ops| {
+            let session = session_of(&Op::Multi(ops.clone()));
+            Op::Multi(
+                ops.into_iter()
+                    .map(|op| match op {
+                        Op::Create { path, flags, data, .. } => Op::Create { session, path, flags, data },
+                        other => other,
+                    })
+                    .collect(),
+            )
+        }),
         1 => (1i64..=2).prop_map(Op::CloseSession),
         2 => path_strategy().prop_map(Op::GetData),
         2 => prop_oneof![path_strategy(), Just("/".to_owned())].prop_map(Op::Exists),
