@@ -1,0 +1,175 @@
+//! Test support for interop tests: starts the real Apache ZooKeeper 3.8 from Debian's `zookeeper`
+//! package as a standalone server on a free loopback port, waits until it serves, speaks
+//! four-letter words to it, and kills it when dropped.
+//!
+//! Dev-only. Invariant: a missing Java or jar is a loud panic saying what to install, never a
+//! silently skipped test.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Debian's jars of the server and client.
+pub const APACHE_JAR: &str = "/usr/share/java/zookeeper.jar";
+pub const APACHE_JUTE_JAR: &str = "/usr/share/java/zookeeper-jute.jar";
+/// A logger binding so the JVM logs to stderr.
+pub const SLF4J_SIMPLE: &str = "/usr/share/java/slf4j-simple.jar";
+/// Debian's zkCli.sh.
+pub const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
+
+/// The classpath of Apache ZooKeeper 3.8; panics, saying what to install, when Java or the jars
+/// are missing.
+pub fn java_classpath() -> String {
+    let java = Command::new("java").arg("-version").output();
+    assert!(
+        java.is_ok_and(|o| o.status.success()),
+        "java is not installed: interop tests need it; run `cargo xtask test` (or `apt-get install -y zookeeper`)"
+    );
+    for jar in [APACHE_JAR, APACHE_JUTE_JAR, SLF4J_SIMPLE] {
+        assert!(
+            Path::new(jar).exists(),
+            "{jar} is missing: interop tests need Debian's zookeeper package; run `cargo xtask test` (or `apt-get install -y zookeeper`)"
+        );
+    }
+    format!("{APACHE_JAR}:{APACHE_JUTE_JAR}:{SLF4J_SIMPLE}")
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+/// Sends a four-letter word and returns the whole answer (empty if the connection failed).
+pub fn four_letter_word(address: &str, word: &str) -> String {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    if stream.write_all(word.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// Options of a standalone Apache server.
+#[derive(Debug, Clone, Default)]
+pub struct ApacheOptions {
+    /// Extra `zoo.cfg` lines, `key=value`.
+    pub config: Vec<String>,
+    /// Extra JVM system properties, `-Dkey=value`.
+    pub jvm_args: Vec<String>,
+    /// Serve this data directory instead of a fresh temporary one.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A running standalone Apache ZooKeeper 3.8.
+#[derive(Debug)]
+pub struct ApacheServer {
+    child: Child,
+    port: u16,
+    data_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ApacheServer {
+    /// Starts a fresh server with default settings and every four-letter word enabled.
+    pub fn start() -> Self {
+        Self::start_with(ApacheOptions::default())
+    }
+
+    pub fn start_with(options: ApacheOptions) -> Self {
+        let classpath = java_classpath();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = options
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data"));
+        let port = free_port();
+        let mut cfg = format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             4lw.commands.whitelist=*\nadmin.enableServer=false\n",
+            data_dir.display()
+        );
+        for line in &options.config {
+            cfg.push_str(line);
+            cfg.push('\n');
+        }
+        let cfg_path = dir.path().join("zoo.cfg");
+        std::fs::write(&cfg_path, cfg).expect("write zoo.cfg");
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new("java")
+            .arg("-cp")
+            .arg(classpath)
+            .arg("-Dzookeeper.preAllocSize=64")
+            .args(&options.jvm_args)
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(&cfg_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start java");
+        let mut server = ApacheServer {
+            child,
+            port,
+            data_dir,
+            _dir: dir,
+        };
+        server.wait_until_serving();
+        server
+    }
+
+    fn wait_until_serving(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("Apache ZooKeeper exited with {status}:\n{}", self.log());
+            }
+            // `ruok` answers before the database is loaded; `srvr` only once requests are served.
+            if four_letter_word(&self.address(), "srvr").starts_with("Zookeeper version") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "Apache ZooKeeper did not serve within 60 s:\n{}",
+            self.log()
+        );
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn four_letter_word(&self, word: &str) -> String {
+        four_letter_word(&self.address(), word)
+    }
+}
+
+impl Drop for ApacheServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
