@@ -3,4 +3,14 @@
 //!
 //! Invariant: a write is acknowledged to a client only after its txn is durable (fsynced) on a quorum.
 
+pub mod config;
+mod connection;
 pub mod election;
+mod four_letter;
+mod pipeline;
+mod sasl;
+mod server;
+pub mod session;
+
+pub use config::{ConfigError, ServerConfig, Whitelist};
+pub use server::{Server, StartError};

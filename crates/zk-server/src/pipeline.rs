@@ -1,0 +1,1236 @@
+//! The request pipeline of a standalone server (PrepRequestProcessor, SyncRequestProcessor,
+//! FinalRequestProcessor). One task, the core, owns the DataTree, the pending changes and the
+//! sessions: it preps each write into a txn, hands the txn to the persistence thread, which
+//! appends many and fsyncs once (group commit) and reports "durable up to zxid"; then the core
+//! finalizes, in arrival order, every request up to that zxid: it applies the txn, answers and
+//! routes the watch events the txn fired. Reads wait behind earlier writes, so every client sees
+//! its replies and events in the order ZooKeeper guarantees.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tracing::{debug, error, info, warn};
+use zk_datatree::{
+    DataTree, NodeKind, PendingChanges, PrepConfig, RequestContext, SessionCheck, TreeConfig,
+    WatchNotification, WatcherId, WriteRequest, digest_auth_ids, prep,
+};
+use zk_jute::multi::{MultiRequest, MultiResponse};
+use zk_jute::proto::*;
+use zk_jute::txn::{ErrorTxn, TxnBody, TxnEntry, TxnHeader};
+use zk_jute::{
+    AddWatchMode, ClientInfo, ErrorCode, Id, OpCode, Record, SessionId, WatcherType, Zxid,
+    encode_frame,
+};
+use zk_persistence::{FileSnap, FileTxnSnapLog, SnapshotThread};
+
+use crate::config::ServerConfig;
+use crate::connection::{ConnId, Outbox, ToCore};
+use crate::sasl::SaslServer;
+use crate::session::{SessionTracker, session_password};
+
+/// Frames queued for one client beyond which its connection is dropped.
+fn hard_cap(max_frame: usize) -> usize {
+    (64usize << 20).max(max_frame * 4)
+}
+
+pub(crate) fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Builds one reply frame.
+pub(crate) fn reply<R: Record>(xid: i32, zxid: i64, err: i32, body: Option<&R>) -> Bytes {
+    let mut out = BytesMut::new();
+    encode_frame(&mut out, |b| {
+        ReplyHeader {
+            xid: zk_jute::Xid(xid),
+            zxid: Zxid(zxid),
+            err,
+        }
+        .write(b);
+        if let Some(r) = body {
+            r.write(b);
+        }
+    });
+    out.freeze()
+}
+
+fn reply_empty(xid: i32, zxid: i64, err: i32) -> Bytes {
+    reply::<ErrorResponse>(xid, zxid, err, None)
+}
+
+/// Latency and traffic counters of `srvr`/`mntr` (`ServerStats`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Stats {
+    pub(crate) packets_received: u64,
+    pub(crate) packets_sent: u64,
+    pub(crate) min_latency: Option<u64>,
+    pub(crate) max_latency: u64,
+    pub(crate) total_latency: u64,
+    pub(crate) count: u64,
+}
+
+impl Stats {
+    fn record(&mut self, ms: u64) {
+        self.min_latency = Some(self.min_latency.map_or(ms, |m| m.min(ms)));
+        self.max_latency = self.max_latency.max(ms);
+        self.total_latency += ms;
+        self.count += 1;
+    }
+
+    pub(crate) fn avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total_latency as f64 / self.count as f64
+        }
+    }
+}
+
+/// A connection as the core sees it.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) out: Outbox,
+    pub(crate) addr: SocketAddr,
+    pub(crate) session: Option<i64>,
+    pub(crate) timeout_ms: i32,
+    pub(crate) auth: Vec<Id>,
+    pub(crate) read_only_flag: Option<bool>,
+    pub(crate) established_ms: i64,
+    pub(crate) stats: Stats,
+    pub(crate) last_op: &'static str,
+    pub(crate) last_cxid: i64,
+    pub(crate) last_zxid: i64,
+    pub(crate) last_response_ms: i64,
+    pub(crate) last_latency: u64,
+    pub(crate) outstanding: u64,
+    sasl: Option<SaslServer>,
+}
+
+/// Who is waiting for a txn.
+#[derive(Debug)]
+enum Origin {
+    Client {
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        permit: Option<OwnedSemaphorePermit>,
+        arrived: Instant,
+    },
+    NewSession {
+        conn: ConnId,
+        timeout_ms: i32,
+        permit: Option<OwnedSemaphorePermit>,
+    },
+    /// Session expiry, container reaping.
+    Internal,
+}
+
+#[derive(Debug)]
+enum Queued {
+    Write {
+        entry: TxnEntry,
+        error: Option<ErrorCode>,
+        origin: Origin,
+    },
+    Read {
+        conn: ConnId,
+        header: RequestHeader,
+        body: Bytes,
+        permit: Option<OwnedSemaphorePermit>,
+        arrived: Instant,
+    },
+}
+
+/// Commands for the persistence thread.
+enum Persist {
+    Append(TxnEntry),
+}
+
+/// Reports of the persistence thread.
+#[derive(Debug)]
+pub(crate) enum Durable {
+    UpTo { zxid: Zxid, snapshot_due: bool },
+    Failed(String),
+}
+
+/// The state the core owns.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) tree: DataTree,
+    pending: PendingChanges,
+    prep_config: PrepConfig,
+    next_zxid: i64,
+    pub(crate) sessions: SessionTracker,
+    pub(crate) session_conn: HashMap<i64, ConnId>,
+    pub(crate) conns: HashMap<ConnId, Conn>,
+    queue: VecDeque<Queued>,
+    durable_zxid: i64,
+    persist: Option<std::sync::mpsc::Sender<Persist>>,
+    snap: FileSnap,
+    snapshotter: SnapshotThread,
+    pub(crate) stats: Stats,
+    pub(crate) started: Instant,
+    pub(crate) snap_dir: PathBuf,
+    pub(crate) log_dir: PathBuf,
+    pub(crate) digests: VecDeque<(Zxid, i64)>,
+    pub(crate) sasl_users: HashMap<String, String>,
+    hard_cap: usize,
+}
+
+/// What `Core::open` builds: the core, the persistence thread's handle and its reports.
+pub(crate) struct Opened {
+    pub(crate) core: Core,
+    pub(crate) durable: mpsc::UnboundedReceiver<Durable>,
+    pub(crate) persist_thread: std::thread::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Persist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Persist")
+    }
+}
+
+fn persistence_thread(
+    mut store: FileTxnSnapLog,
+    rx: std::sync::mpsc::Receiver<Persist>,
+    tx: mpsc::UnboundedSender<Durable>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 1000 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut last = None;
+        let mut snapshot_due = false;
+        for Persist::Append(entry) in &batch {
+            match store.append(entry) {
+                Ok(rolled) => snapshot_due |= rolled,
+                Err(e) => {
+                    let _ = tx.send(Durable::Failed(e.to_string()));
+                    return;
+                }
+            }
+            last = Some(entry.header.zxid);
+        }
+        if let Err(e) = store.commit() {
+            let _ = tx.send(Durable::Failed(e.to_string()));
+            return;
+        }
+        if let Some(zxid) = last
+            && tx.send(Durable::UpTo { zxid, snapshot_due }).is_err()
+        {
+            return;
+        }
+    }
+    let _ = store.commit();
+}
+
+fn load_sasl_users(path: &std::path::Path) -> HashMap<String, String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        warn!(path = %path.display(), "cannot read the SASL users file");
+        return HashMap::new();
+    };
+    crate::config::parse_properties(&text).into_iter().collect()
+}
+
+impl Core {
+    /// Recovers the tree from the data directories, takes the start-up snapshot and starts the
+    /// persistence thread (blocking: call before serving).
+    pub(crate) fn open(config: Arc<ServerConfig>) -> anyhow_free::Result<Opened> {
+        let options = zk_persistence::StoreOptions {
+            log: zk_persistence::LogOptions {
+                prealloc_bytes: config.pre_alloc_size_kb * 1024,
+                force_sync: config.force_sync,
+                size_limit_bytes: (config.txn_log_size_limit_kb > 0)
+                    .then(|| config.txn_log_size_limit_kb as u64 * 1024),
+                fsync_warning_threshold: Duration::from_millis(config.fsync_warning_threshold_ms),
+                ..Default::default()
+            },
+            autocreate_db: config.db_autocreate,
+            trust_empty_snapshot: config.snapshot_trust_empty,
+            snap_count: config.snap_count,
+            snap_size_limit_kb: config.snap_size_limit_kb,
+            ..Default::default()
+        };
+        let mut store = FileTxnSnapLog::open(&config.data_dir, &config.data_log_dir, options)?;
+        let tree_config = TreeConfig {
+            extended_types_enabled: config.extended_types_enabled,
+            hash_seed: wall_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15,
+        };
+        let restored = zk_persistence::restore_tree(&mut store, tree_config)?;
+        let mut tree = restored.tree;
+        let zxid = tree.last_processed_zxid();
+        let now = 0i64;
+        let mut sessions = SessionTracker::new(config.tick_ms, 1, wall_ms());
+        let known: Vec<(SessionId, i32)> = tree.sessions().collect();
+        for (id, timeout) in &known {
+            sessions.add(id.0, *timeout, now);
+        }
+        // Ephemerals of sessions that are gone (ZooKeeperServer.killSession at load).
+        for owner in tree.ephemeral_sessions() {
+            if !sessions.contains(owner.0) {
+                let header = TxnHeader {
+                    client_id: owner,
+                    cxid: 0,
+                    zxid,
+                    time: wall_ms(),
+                    r#type: OpCode::CloseSession.code(),
+                };
+                tree.apply(&header, &TxnBody::CloseSession(None));
+            }
+        }
+        if zxid.0 >= 0 {
+            store.save(zxid, &mut &tree)?;
+        }
+        let snap_dir = store.snap_dir().to_path_buf();
+        let log_dir = store.log_dir().to_path_buf();
+        let (ptx, prx) = std::sync::mpsc::channel();
+        let (dtx, drx) = mpsc::unbounded_channel();
+        let persist_thread = std::thread::Builder::new()
+            .name("sync".into())
+            .spawn(move || persistence_thread(store, prx, dtx))?;
+        let sasl_users = config
+            .sasl_users_file
+            .as_deref()
+            .map(load_sasl_users)
+            .unwrap_or_default();
+        let core = Core {
+            prep_config: PrepConfig {
+                extended_types_enabled: config.extended_types_enabled,
+                enforce_quota: config.enforce_quota,
+                skip_acl: config.skip_acl,
+                digest_enabled: config.digest_enabled,
+                close_session_txn_enabled: config.close_session_txn_enabled,
+            },
+            hard_cap: hard_cap(config.jute_max_buffer),
+            next_zxid: zxid.0.max(0) + 1,
+            durable_zxid: zxid.0,
+            tree,
+            pending: PendingChanges::new(),
+            sessions,
+            session_conn: HashMap::new(),
+            conns: HashMap::new(),
+            queue: VecDeque::new(),
+            persist: Some(ptx),
+            snap: FileSnap::new(&snap_dir),
+            snapshotter: SnapshotThread::new(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            snap_dir,
+            log_dir,
+            digests: VecDeque::new(),
+            sasl_users,
+            config,
+        };
+        Ok(Opened {
+            core,
+            durable: drx,
+            persist_thread,
+        })
+    }
+
+    /// Milliseconds on the core's monotonic clock (session expiry).
+    pub(crate) fn now(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64
+    }
+
+    pub(crate) fn last_zxid(&self) -> i64 {
+        self.tree.last_processed_zxid().0
+    }
+
+    pub(crate) fn outstanding(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        let cap = self.hard_cap;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.packets_sent += 1;
+            self.stats.packets_sent += 1;
+            if !c.out.send(frame, cap) {
+                c.out.abort();
+            }
+        }
+    }
+
+    fn close_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get(&conn) {
+            c.out.close();
+        }
+    }
+
+    /// Handles one message from a connection.
+    pub(crate) fn handle(&mut self, msg: ToCore) {
+        match msg {
+            ToCore::Connect {
+                conn,
+                addr,
+                request,
+                read_only_flag,
+                out,
+            } => self.connect(conn, addr, request, read_only_flag, out),
+            ToCore::Request {
+                conn,
+                header,
+                body,
+                permit,
+            } => self.request(conn, header, body, permit),
+            ToCore::Closed { conn } => self.closed(conn),
+            ToCore::FourLetter { word, reply } => {
+                let text = self.four_letter(&word);
+                let _ = reply.send(text);
+            }
+        }
+    }
+
+    fn connect(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        request: ConnectRequest,
+        read_only_flag: Option<bool>,
+        out: Outbox,
+    ) {
+        let last = self.last_zxid();
+        if request.last_zxid_seen.0 > last {
+            info!(
+                %addr,
+                client_zxid = %request.last_zxid_seen,
+                server_zxid = last,
+                "refusing session request: the client has seen a newer zxid; it must try another server"
+            );
+            out.close();
+            return;
+        }
+        let timeout = request.time_out.clamp(
+            self.config.min_session_timeout_ms,
+            self.config.max_session_timeout_ms,
+        );
+        let mut c = Conn {
+            out,
+            addr,
+            session: None,
+            timeout_ms: timeout,
+            auth: vec![Id::new("ip", addr.ip().to_string())],
+            read_only_flag,
+            established_ms: wall_ms(),
+            stats: Stats::default(),
+            last_op: "NA",
+            last_cxid: -1,
+            last_zxid: -1,
+            last_response_ms: 0,
+            last_latency: 0,
+            outstanding: 0,
+            sasl: None,
+        };
+        c.stats.packets_received = 1;
+        self.stats.packets_received += 1;
+        let sid = request.session_id.0;
+        if sid == 0 {
+            let id = self.sessions.next_session_id();
+            self.sessions.add(id, timeout, self.now());
+            self.conns.insert(conn, c);
+            let prepared = self.prep_write(
+                id,
+                0,
+                Ok(()),
+                &WriteRequest::CreateSession {
+                    timeout_ms: timeout,
+                },
+                &[],
+            );
+            self.enqueue_write(
+                prepared.0,
+                prepared.1,
+                Origin::NewSession {
+                    conn,
+                    timeout_ms: timeout,
+                    permit: None,
+                },
+            );
+            return;
+        }
+        // Reconnect: the session's other connection goes first, then the password check.
+        if let Some(old) = self.session_conn.remove(&sid)
+            && old != conn
+        {
+            info!(
+                session = format!("0x{sid:x}"),
+                "closing the previous connection of a session that reconnected"
+            );
+            self.close_conn(old);
+            if let Some(o) = self.conns.get_mut(&old) {
+                o.session = None;
+            }
+        }
+        let valid = self.sessions.is_live(sid)
+            && request.passwd.as_ref() == session_password(sid).as_slice();
+        if !valid {
+            info!(
+                session = format!("0x{sid:x}"),
+                "invalid session or password: telling the client its session expired"
+            );
+            let frame = connect_response(0, 0, [0u8; 16], read_only_flag);
+            let _ = c.out.send(frame, usize::MAX);
+            c.out.close();
+            return;
+        }
+        self.sessions.touch(sid, timeout, self.now());
+        c.session = Some(sid);
+        let frame = connect_response(timeout, sid, session_password(sid), read_only_flag);
+        let _ = c.out.send(frame, usize::MAX);
+        c.stats.packets_sent += 1;
+        self.conns.insert(conn, c);
+        self.session_conn.insert(sid, conn);
+    }
+
+    fn closed(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            self.tree.remove_watcher(WatcherId(conn));
+            if let Some(sid) = c.session
+                && self.session_conn.get(&sid) == Some(&conn)
+            {
+                self.session_conn.remove(&sid);
+            }
+        }
+    }
+
+    fn session_check(&self, conn: ConnId) -> (i64, Result<(), ErrorCode>) {
+        match self.conns.get(&conn).and_then(|c| c.session) {
+            Some(sid) if self.sessions.is_live(sid) => (sid, Ok(())),
+            Some(sid) => (sid, Err(ErrorCode::SessionExpired)),
+            None => (0, Err(ErrorCode::SessionExpired)),
+        }
+    }
+
+    fn prep_write(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        check: Result<(), ErrorCode>,
+        request: &WriteRequest,
+        auth: &[Id],
+    ) -> (TxnEntry, Option<ErrorCode>) {
+        let zxid = Zxid(self.next_zxid);
+        self.next_zxid += 1;
+        let ctx = RequestContext {
+            session_id: SessionId(session),
+            cxid,
+            zxid,
+            time_ms: wall_ms(),
+            auth,
+            session: SessionCheck {
+                session: check,
+                global: check,
+            },
+        };
+        let prepared = prep(
+            &self.tree,
+            &mut self.pending,
+            &self.prep_config,
+            &ctx,
+            request,
+        );
+        for w in &prepared.quota_warnings {
+            warn!("quota exceeded: {w:?}");
+        }
+        (prepared.entry, prepared.error)
+    }
+
+    /// An ErrorTxn that consumes a zxid (a write whose body does not parse, reconfig).
+    fn error_write(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        code: ErrorCode,
+    ) -> (TxnEntry, Option<ErrorCode>) {
+        let zxid = Zxid(self.next_zxid);
+        self.next_zxid += 1;
+        let entry = TxnEntry {
+            header: TxnHeader {
+                client_id: SessionId(session),
+                cxid,
+                zxid,
+                time: wall_ms(),
+                r#type: OpCode::Error.code(),
+            },
+            body: TxnBody::Error(ErrorTxn { err: code.code() }),
+            digest: None,
+        };
+        (entry, Some(code))
+    }
+
+    fn enqueue_write(&mut self, entry: TxnEntry, error: Option<ErrorCode>, origin: Origin) {
+        if let Some(p) = &self.persist {
+            let _ = p.send(Persist::Append(entry.clone()));
+        }
+        self.queue.push_back(Queued::Write {
+            entry,
+            error,
+            origin,
+        });
+    }
+
+    fn request(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        body: Bytes,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let now = self.now();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.stats.packets_received += 1;
+        self.stats.packets_received += 1;
+        let Some(sid) = c.session else {
+            // Still waiting for its session to be created: 3.8 would not read yet.
+            warn!(conn, "request before the session is established; closing");
+            c.out.close();
+            return;
+        };
+        let timeout = c.timeout_ms;
+        self.sessions.touch(sid, timeout, now);
+        let xid = header.xid.0;
+        let op = OpCode::try_from(header.r#type).ok();
+        match op {
+            Some(OpCode::Auth) => return self.auth(conn, body),
+            Some(OpCode::Sasl) => return self.sasl(conn, xid, body),
+            _ => {}
+        }
+        let Some(op) = op.filter(|op| !matches!(op, OpCode::Notification | OpCode::Error)) else {
+            info!(
+                conn,
+                op = header.r#type,
+                "unknown opcode: answering Unimplemented and closing"
+            );
+            let frame = reply_empty(xid, -1, ErrorCode::Unimplemented.code());
+            self.send(conn, frame);
+            self.close_conn(conn);
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if xid >= 0 {
+                c.last_cxid = i64::from(xid);
+            }
+            c.outstanding += 1;
+        }
+        let arrived = Instant::now();
+        if !op.is_write() || op == OpCode::CreateSession {
+            if op == OpCode::CreateSession {
+                let frame = reply_empty(xid, -1, ErrorCode::Unimplemented.code());
+                self.send(conn, frame);
+                self.close_conn(conn);
+                return;
+            }
+            let read = Queued::Read {
+                conn,
+                header,
+                body,
+                permit,
+                arrived,
+            };
+            if self.queue.is_empty() {
+                self.finalize(read);
+            } else {
+                self.queue.push_back(read);
+            }
+            return;
+        }
+        let (_, check) = self.session_check(conn);
+        let auth = self
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default();
+        let cxid = xid;
+        let (entry, error) = match decode_write(op, &body) {
+            Ok(WriteKind::Request(request)) => {
+                if matches!(request, WriteRequest::CloseSession) {
+                    self.sessions.set_closing(sid);
+                }
+                self.prep_write(sid, cxid, check, &request, &auth)
+            }
+            Ok(WriteKind::Reconfig) => {
+                let code = if !self.config.reconfig_enabled {
+                    ErrorCode::ReconfigDisabled
+                } else {
+                    ErrorCode::Unimplemented
+                };
+                self.error_write(sid, cxid, code)
+            }
+            Err(()) => self.error_write(sid, cxid, ErrorCode::MarshallingError),
+        };
+        self.enqueue_write(
+            entry,
+            error,
+            Origin::Client {
+                conn,
+                xid,
+                op,
+                permit,
+                arrived,
+            },
+        );
+    }
+
+    fn auth(&mut self, conn: ConnId, body: Bytes) {
+        let Ok(packet) = AuthPacket::from_bytes(&body) else {
+            self.send(conn, reply_empty(-4, 0, ErrorCode::AuthFailed.code()));
+            self.close_conn(conn);
+            return;
+        };
+        let super_digest = self.config.super_digest.clone();
+        let ids = match packet.scheme.as_str() {
+            "digest" => Some(digest_auth_ids(&packet.auth, super_digest.as_deref())),
+            "ip" => self
+                .conns
+                .get(&conn)
+                .map(|c| vec![Id::new("ip", c.addr.ip().to_string())]),
+            _ => None,
+        };
+        match ids {
+            Some(ids) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    for id in ids {
+                        if !c.auth.contains(&id) {
+                            c.auth.push(id);
+                        }
+                    }
+                }
+                self.send(conn, reply_empty(-4, 0, 0));
+            }
+            None => {
+                warn!(
+                    scheme = packet.scheme,
+                    "authentication failed: no provider for this scheme"
+                );
+                self.send(conn, reply_empty(-4, 0, ErrorCode::AuthFailed.code()));
+                self.close_conn(conn);
+            }
+        }
+    }
+
+    fn sasl(&mut self, conn: ConnId, xid: i32, body: Bytes) {
+        let Ok(request) = GetSaslRequest::from_bytes(&body) else {
+            self.close_conn(conn);
+            return;
+        };
+        let users = self.sasl_users.clone();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let server = c.sasl.get_or_insert_with(|| SaslServer::new(users));
+        let token = request.token.unwrap_or_default();
+        match server.step(&token) {
+            Ok((response, done)) => {
+                if let Some(user) = done {
+                    let id = Id::new("sasl", user);
+                    if !c.auth.contains(&id) {
+                        c.auth.push(id);
+                    }
+                }
+                let last = self.last_zxid();
+                let frame = reply(
+                    xid,
+                    last,
+                    0,
+                    Some(&SetSaslResponse {
+                        token: Some(response),
+                    }),
+                );
+                self.send(conn, frame);
+            }
+            Err(why) => {
+                warn!(conn, "SASL authentication failed: {why}");
+                self.send(conn, reply_empty(xid, 0, ErrorCode::AuthFailed.code()));
+                self.close_conn(conn);
+            }
+        }
+    }
+
+    /// The persistence thread made txns durable up to `zxid`: finalize what waits for them.
+    pub(crate) fn durable(&mut self, zxid: Zxid, snapshot_due: bool) {
+        self.durable_zxid = zxid.0;
+        while let Some(front) = self.queue.front() {
+            let ready = match front {
+                Queued::Write { entry, .. } => entry.header.zxid.0 <= self.durable_zxid,
+                Queued::Read { .. } => true,
+            };
+            if !ready {
+                break;
+            }
+            let item = self.queue.pop_front().expect("front exists");
+            self.finalize(item);
+        }
+        if snapshot_due {
+            let at = self.tree.last_processed_zxid();
+            info!(zxid = %at, "creating a new snapshot in the background");
+            let _ = self
+                .snapshotter
+                .try_start(&self.snap, at, self.tree.clone());
+        }
+    }
+
+    fn route_events(&mut self, events: Vec<WatchNotification>) {
+        for ev in events {
+            let frame = reply(-1, ev.zxid.0, 0, Some(&ev.event));
+            self.send(ev.watcher.0, frame);
+        }
+    }
+
+    fn finalize(&mut self, item: Queued) {
+        match item {
+            Queued::Read {
+                conn,
+                header,
+                body,
+                permit,
+                arrived,
+            } => {
+                self.read(conn, header, body, arrived);
+                drop(permit);
+            }
+            Queued::Write {
+                entry,
+                error,
+                origin,
+            } => {
+                let applied = self.tree.apply(&entry.header, &entry.body);
+                self.pending.applied(entry.header.zxid);
+                let zxid = entry.header.zxid.0;
+                if entry.digest.is_some() {
+                    self.digests
+                        .push_back((entry.header.zxid, self.tree.digest()));
+                    if self.digests.len() > 1000 {
+                        self.digests.pop_front();
+                    }
+                }
+                self.route_events(applied.events);
+                let result = applied.result;
+                if entry.header.r#type == OpCode::CloseSession.code() {
+                    let sid = entry.header.client_id.0;
+                    self.sessions.remove(sid);
+                    if let Some(conn) = self.session_conn.remove(&sid) {
+                        if !matches!(origin, Origin::Client { conn: c, .. } if c == conn) {
+                            self.close_conn(conn);
+                        }
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.session = None;
+                        }
+                    }
+                }
+                match origin {
+                    Origin::Internal => {}
+                    Origin::NewSession {
+                        conn,
+                        timeout_ms,
+                        permit,
+                    } => {
+                        drop(permit);
+                        let sid = entry.header.client_id.0;
+                        let Some(c) = self.conns.get_mut(&conn) else {
+                            return;
+                        };
+                        c.session = Some(sid);
+                        let flag = c.read_only_flag;
+                        self.session_conn.insert(sid, conn);
+                        let frame = connect_response(timeout_ms, sid, session_password(sid), flag);
+                        self.send(conn, frame);
+                        info!(
+                            session = format!("0x{sid:x}"),
+                            timeout_ms, "established a new session"
+                        );
+                    }
+                    Origin::Client {
+                        conn,
+                        xid,
+                        op,
+                        permit,
+                        arrived,
+                    } => {
+                        drop(permit);
+                        let err = match (error, op) {
+                            (Some(code), o) if o != OpCode::Multi => code.code(),
+                            _ => 0,
+                        };
+                        let frame = if err != 0 {
+                            reply_empty(xid, zxid, err)
+                        } else {
+                            match op {
+                                OpCode::Create => reply(
+                                    xid,
+                                    zxid,
+                                    0,
+                                    Some(&CreateResponse {
+                                        path: result.path.clone().unwrap_or_default(),
+                                    }),
+                                ),
+                                OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
+                                    reply(
+                                        xid,
+                                        zxid,
+                                        0,
+                                        Some(&Create2Response {
+                                            path: result.path.clone().unwrap_or_default(),
+                                            stat: result.stat.clone().unwrap_or_default(),
+                                        }),
+                                    )
+                                }
+                                OpCode::SetData => reply(
+                                    xid,
+                                    zxid,
+                                    0,
+                                    Some(&SetDataResponse {
+                                        stat: result.stat.clone().unwrap_or_default(),
+                                    }),
+                                ),
+                                OpCode::SetAcl => reply(
+                                    xid,
+                                    zxid,
+                                    0,
+                                    Some(&SetAclResponse {
+                                        stat: result.stat.clone().unwrap_or_default(),
+                                    }),
+                                ),
+                                OpCode::Multi => {
+                                    let results = result.multi_results();
+                                    reply(xid, zxid, 0, Some(&MultiResponse { results }))
+                                }
+                                _ => reply_empty(xid, zxid, 0),
+                            }
+                        };
+                        self.answered(conn, op, xid, zxid, arrived);
+                        self.send(conn, frame);
+                        if op == OpCode::CloseSession {
+                            self.close_conn(conn);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn answered(&mut self, conn: ConnId, op: OpCode, _xid: i32, zxid: i64, arrived: Instant) {
+        let ms = arrived.elapsed().as_millis() as u64;
+        self.stats.record(ms);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.record(ms);
+            c.last_op = op_name(op);
+            c.last_zxid = zxid;
+            c.last_response_ms = wall_ms();
+            c.last_latency = ms;
+            c.outstanding = c.outstanding.saturating_sub(1);
+        }
+    }
+
+    fn read(&mut self, conn: ConnId, header: RequestHeader, body: Bytes, arrived: Instant) {
+        let xid = header.xid.0;
+        let Ok(op) = OpCode::try_from(header.r#type) else {
+            return;
+        };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let auth = c.auth.clone();
+        let sid = c.session.unwrap_or(0);
+        let watcher = WatcherId(conn);
+        let frame = match self.read_reply(op, xid, &body, &auth, sid, watcher) {
+            Ok(f) => f,
+            Err(code) => reply_empty(xid, self.last_zxid(), code.code()),
+        };
+        self.answered(conn, op, xid, self.last_zxid(), arrived);
+        self.send(conn, frame);
+    }
+
+    fn read_reply(
+        &mut self,
+        op: OpCode,
+        xid: i32,
+        body: &[u8],
+        auth: &[Id],
+        sid: i64,
+        watcher: WatcherId,
+    ) -> Result<Bytes, ErrorCode> {
+        let m = |_| ErrorCode::MarshallingError;
+        let w = |watch: bool| watch.then_some(watcher);
+        let z = self.last_zxid();
+        Ok(match op {
+            OpCode::Ping => reply_empty(xid, z, 0),
+            OpCode::Exists => {
+                let r = ExistsRequest::from_bytes(body).map_err(m)?;
+                let stat = self.tree.exists(&r.path, w(r.watch))?;
+                reply(xid, z, 0, Some(&ExistsResponse { stat }))
+            }
+            OpCode::GetData => {
+                let r = GetDataRequest::from_bytes(body).map_err(m)?;
+                let (data, stat) = self.tree.get_data(&r.path, auth, w(r.watch))?;
+                reply(xid, z, 0, Some(&GetDataResponse { data, stat }))
+            }
+            OpCode::GetAcl => {
+                let r = GetAclRequest::from_bytes(body).map_err(m)?;
+                let (acl, stat) = self.tree.get_acl(&r.path, auth)?;
+                reply(xid, z, 0, Some(&GetAclResponse { acl, stat }))
+            }
+            OpCode::GetChildren => {
+                let r = GetChildrenRequest::from_bytes(body).map_err(m)?;
+                let (children, _) = self.tree.get_children(&r.path, auth, w(r.watch))?;
+                reply(xid, z, 0, Some(&GetChildrenResponse { children }))
+            }
+            OpCode::GetChildren2 => {
+                let r = GetChildren2Request::from_bytes(body).map_err(m)?;
+                let (children, stat) = self.tree.get_children(&r.path, auth, w(r.watch))?;
+                reply(xid, z, 0, Some(&GetChildren2Response { children, stat }))
+            }
+            OpCode::Sync => {
+                let r = SyncRequest::from_bytes(body).map_err(m)?;
+                reply(xid, z, 0, Some(&SyncResponse { path: r.path }))
+            }
+            OpCode::CheckWatches | OpCode::RemoveWatches => {
+                let r = CheckWatchesRequest::from_bytes(body).map_err(m)?;
+                let ty = WatcherType::try_from(r.r#type).map_err(|_| ErrorCode::BadArguments)?;
+                if op == OpCode::CheckWatches {
+                    self.tree.check_watches(&r.path, ty, watcher)?;
+                } else {
+                    self.tree.remove_watches(&r.path, ty, watcher)?;
+                }
+                reply_empty(xid, z, 0)
+            }
+            OpCode::MultiRead => {
+                let r = MultiRequest::from_bytes(body).map_err(m)?;
+                if r.ops.iter().any(|o| !o.is_read()) {
+                    return Err(ErrorCode::MarshallingError);
+                }
+                let results = self.tree.multi_read(&r.ops, auth, watcher);
+                reply(xid, z, 0, Some(&MultiResponse { results }))
+            }
+            OpCode::SetWatches | OpCode::SetWatches2 => {
+                let r = if op == OpCode::SetWatches {
+                    let s = SetWatches::from_bytes(body).map_err(m)?;
+                    SetWatches2 {
+                        relative_zxid: s.relative_zxid,
+                        data_watches: s.data_watches,
+                        exist_watches: s.exist_watches,
+                        child_watches: s.child_watches,
+                        persistent_watches: Vec::new(),
+                        persistent_recursive_watches: Vec::new(),
+                    }
+                } else {
+                    SetWatches2::from_bytes(body).map_err(m)?
+                };
+                let events = self.tree.set_watches(r.relative_zxid, &r, watcher);
+                self.route_events(events);
+                reply_empty(xid, z, 0)
+            }
+            OpCode::GetEphemerals => {
+                let r = GetEphemeralsRequest::from_bytes(body).map_err(m)?;
+                let ephemerals = self.tree.get_ephemerals(SessionId(sid), &r.prefix_path);
+                reply(xid, z, 0, Some(&GetEphemeralsResponse { ephemerals }))
+            }
+            OpCode::GetAllChildrenNumber => {
+                let r = GetAllChildrenNumberRequest::from_bytes(body).map_err(m)?;
+                let total_number = self.tree.get_all_children_number(&r.path, auth)?;
+                reply(
+                    xid,
+                    z,
+                    0,
+                    Some(&GetAllChildrenNumberResponse { total_number }),
+                )
+            }
+            OpCode::AddWatch => {
+                let r = AddWatchRequest::from_bytes(body).map_err(m)?;
+                let mode = AddWatchMode::try_from(r.mode).map_err(|_| ErrorCode::BadArguments)?;
+                self.tree.add_watch(&r.path, mode, watcher);
+                reply(xid, z, 0, Some(&ErrorResponse { err: 0 }))
+            }
+            OpCode::WhoAmI => {
+                let client_info = auth
+                    .iter()
+                    .map(|id| ClientInfo {
+                        auth_scheme: id.scheme.clone(),
+                        user: match id.scheme.as_str() {
+                            "digest" => id.id.split(':').next().unwrap_or_default().to_owned(),
+                            _ => id.id.clone(),
+                        },
+                    })
+                    .collect();
+                reply(xid, z, 0, Some(&WhoAmIResponse { client_info }))
+            }
+            _ => return Err(ErrorCode::Unimplemented),
+        })
+    }
+
+    /// Expires sessions whose time has come (called every tick).
+    pub(crate) fn tick(&mut self) {
+        let now = self.now();
+        for sid in self.sessions.expire(now) {
+            info!(
+                session = format!("0x{sid:x}"),
+                "expiring session, timeout exceeded"
+            );
+            let (entry, error) = self.prep_write(sid, 0, Ok(()), &WriteRequest::CloseSession, &[]);
+            self.enqueue_write(entry, error, Origin::Internal);
+        }
+    }
+
+    /// ContainerManager: deletes empty containers that once had children, and expired TTL nodes.
+    pub(crate) fn reap_containers(&mut self) {
+        let now = wall_ms();
+        let mut candidates = Vec::new();
+        for path in self.tree.containers() {
+            if let Some(stat) = self.tree.stat(&path)
+                && stat.cversion > 0
+                && stat.num_children == 0
+            {
+                candidates.push(path);
+            }
+        }
+        for path in self.tree.ttl_nodes() {
+            if let (Some(stat), Some(NodeKind::Ttl(ttl))) =
+                (self.tree.stat(&path), self.tree.kind(&path))
+                && stat.num_children == 0
+                && now - stat.mtime > ttl
+            {
+                candidates.push(path);
+            }
+        }
+        let limit = self.config.container_max_per_minute.max(1) as usize;
+        for path in candidates.into_iter().take(limit) {
+            debug!(path, "deleting container or expired TTL node");
+            let (entry, error) =
+                self.prep_write(0, 0, Ok(()), &WriteRequest::DeleteContainer { path }, &[]);
+            self.enqueue_write(entry, error, Origin::Internal);
+        }
+    }
+
+    /// Stops feeding the persistence thread; it commits what it has and ends.
+    pub(crate) fn stop_persisting(&mut self) {
+        self.persist = None;
+    }
+
+    /// Closes every connection (shutdown).
+    pub(crate) fn close_all(&mut self) {
+        for c in self.conns.values() {
+            c.out.close();
+        }
+    }
+
+    /// A failed fsync: nothing more can be acknowledged.
+    pub(crate) fn persistence_failed(&mut self, why: &str) {
+        error!("the txn log failed, stopping: {why}");
+    }
+}
+
+/// Small error plumbing for `Core::open`.
+pub(crate) mod anyhow_free {
+    #[derive(Debug, thiserror::Error)]
+    pub(crate) enum OpenError {
+        #[error(transparent)]
+        Store(#[from] zk_persistence::Error),
+        #[error("cannot start the sync thread: {0}")]
+        Thread(#[from] std::io::Error),
+    }
+    pub(crate) type Result<T> = std::result::Result<T, OpenError>;
+}
+
+fn connect_response(timeout: i32, sid: i64, passwd: [u8; 16], flag: Option<bool>) -> Bytes {
+    let mut out = BytesMut::new();
+    encode_frame(&mut out, |b| {
+        ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout,
+            session_id: SessionId(sid),
+            passwd: Bytes::copy_from_slice(&passwd),
+        }
+        .write_with_flag(flag, b);
+    });
+    let _ = out.remaining_mut();
+    out.freeze()
+}
+
+enum WriteKind {
+    Request(WriteRequest),
+    Reconfig,
+}
+
+fn decode_write(op: OpCode, body: &[u8]) -> Result<WriteKind, ()> {
+    let r = match op {
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => WriteRequest::Create {
+            op,
+            request: CreateRequest::from_bytes(body).map_err(|_| ())?,
+        },
+        OpCode::CreateTtl => {
+            WriteRequest::CreateTtl(CreateTtlRequest::from_bytes(body).map_err(|_| ())?)
+        }
+        OpCode::Delete => WriteRequest::Delete(DeleteRequest::from_bytes(body).map_err(|_| ())?),
+        OpCode::DeleteContainer => WriteRequest::DeleteContainer {
+            path: String::from_utf8(body.to_vec()).map_err(|_| ())?,
+        },
+        OpCode::SetData => WriteRequest::SetData(SetDataRequest::from_bytes(body).map_err(|_| ())?),
+        OpCode::SetAcl => WriteRequest::SetAcl(SetAclRequest::from_bytes(body).map_err(|_| ())?),
+        OpCode::Check => {
+            WriteRequest::Check(CheckVersionRequest::from_bytes(body).map_err(|_| ())?)
+        }
+        OpCode::Multi => {
+            let m = MultiRequest::from_bytes(body).map_err(|_| ())?;
+            if m.ops.iter().any(|o| o.is_read()) {
+                return Err(());
+            }
+            WriteRequest::Multi(m)
+        }
+        OpCode::CloseSession => WriteRequest::CloseSession,
+        OpCode::Reconfig => return Ok(WriteKind::Reconfig),
+        _ => return Err(()),
+    };
+    Ok(WriteKind::Request(r))
+}
+
+/// The `lop` abbreviations of `cons` (`Request.op2String`).
+pub(crate) fn op_name(op: OpCode) -> &'static str {
+    match op {
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => "CREA",
+        OpCode::Delete | OpCode::DeleteContainer => "DELE",
+        OpCode::SetData => "SETD",
+        OpCode::SetAcl => "SETA",
+        OpCode::GetData => "GETD",
+        OpCode::GetAcl => "GETA",
+        OpCode::GetChildren | OpCode::GetChildren2 => "GETC",
+        OpCode::GetAllChildrenNumber => "GETACN",
+        OpCode::GetEphemerals => "GETE",
+        OpCode::Exists => "EXIS",
+        OpCode::Sync => "SYNC",
+        OpCode::Ping => "PING",
+        OpCode::CreateSession => "SESS",
+        OpCode::CloseSession => "CLOS",
+        OpCode::Multi => "MULT",
+        OpCode::MultiRead => "MLTR",
+        OpCode::Check => "CHEC",
+        OpCode::SetWatches => "SETW",
+        OpCode::SetWatches2 => "STW2",
+        OpCode::AddWatch => "ADDW",
+        OpCode::CheckWatches => "CHKW",
+        OpCode::RemoveWatches => "REMW",
+        OpCode::Reconfig => "RECO",
+        OpCode::WhoAmI => "HOMI",
+        _ => "NA",
+    }
+}

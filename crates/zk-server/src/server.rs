@@ -1,0 +1,240 @@
+//! Runs a standalone server: recovery, the client listener with its per-IP limit, the core task
+//! of the pipeline with its session and container timers, and a clean shutdown that finishes the
+//! in-flight fsyncs and closes the port at once.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::config::ServerConfig;
+use crate::connection::{self, ConnSettings, ToCore};
+use crate::pipeline::{Core, Durable};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the data directory: {0}")]
+    Open(String),
+    #[error("cannot listen on {addr}: {source}; free the port or set clientPort to another one")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("this server runs standalone only: zoo.cfg has server.N lines (quorum mode)")]
+    Quorum,
+    #[error("no clientPort is configured: add clientPort=2181 to zoo.cfg")]
+    NoClientPort,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    client_addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    done: JoinHandle<()>,
+}
+
+impl Server {
+    /// Recovers the data directory and starts serving (`clientPort=0` picks a free port).
+    pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        if !config.is_standalone() {
+            return Err(StartError::Quorum);
+        }
+        let port = config.client_port.ok_or(StartError::NoClientPort)?;
+        let ip = config
+            .client_port_address
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let addr = SocketAddr::new(ip, port);
+        let listener = bind(addr, config.client_port_listen_backlog)
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let client_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let config = Arc::new(config);
+        let cfg = config.clone();
+        let opened = tokio::task::spawn_blocking(move || Core::open(cfg))
+            .await
+            .expect("open task panicked")
+            .map_err(|e| StartError::Open(e.to_string()))?;
+        info!(%client_addr, "binding to port");
+        let (core_tx, core_rx) = mpsc::channel::<ToCore>(4096);
+        let settings = ConnSettings {
+            max_frame: config.jute_max_buffer,
+            sessionless_timeout: Duration::from_millis(config.sessionless_cnxn_timeout_ms),
+            outstanding: Arc::new(Semaphore::new(config.global_outstanding_limit as usize)),
+        };
+        let accept = tokio::spawn(accept_loop(listener, core_tx, settings, config.clone()));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let done = tokio::spawn(run_core(opened, core_rx, stop_rx, accept));
+        Ok(Server {
+            client_addr,
+            shutdown: Some(stop_tx),
+            done,
+        })
+    }
+
+    /// Where clients connect.
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
+    }
+
+    /// Stops accepting at once, finishes the fsyncs in flight, answers what they cover and
+    /// closes every connection.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.done).await;
+    }
+
+    /// Waits until the server stops by itself (a failed txn log).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.done).await;
+    }
+}
+
+fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(if backlog > 0 { backlog as u32 } else { 1024 })
+}
+
+struct IpSlot {
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    core: mpsc::Sender<ToCore>,
+    settings: ConnSettings,
+    config: Arc<ServerConfig>,
+) {
+    let next_id = AtomicU64::new(1);
+    let counts: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let ip = addr.ip();
+        {
+            let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+            let total: u32 = c.values().sum();
+            let n = c.entry(ip).or_insert(0);
+            if config.max_client_cnxns > 0 && *n >= config.max_client_cnxns {
+                warn!(
+                    "Too many connections from /{ip} - max is {}",
+                    config.max_client_cnxns
+                );
+                continue;
+            }
+            if config.max_cnxns > 0 && total >= config.max_cnxns {
+                warn!("too many connections, max is {}", config.max_cnxns);
+                continue;
+            }
+            *n += 1;
+        }
+        let slot = IpSlot {
+            counts: counts.clone(),
+            ip,
+        };
+        let _ = stream.set_nodelay(true);
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let core = core.clone();
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            connection::serve(stream, id, addr, core, settings).await;
+        });
+    }
+}
+
+async fn run_core(
+    opened: crate::pipeline::Opened,
+    mut rx: mpsc::Receiver<ToCore>,
+    mut stop: oneshot::Receiver<()>,
+    accept: JoinHandle<()>,
+) {
+    let crate::pipeline::Opened {
+        mut core,
+        mut durable,
+        persist_thread,
+    } = opened;
+    let tick = Duration::from_millis(u64::from(core.config.tick_ms.max(1)));
+    let mut ticks = tokio::time::interval(tick.min(Duration::from_millis(500)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reaper = tokio::time::interval(Duration::from_millis(
+        core.config.container_check_interval_ms,
+    ));
+    reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reaper.tick().await;
+    let mut failed = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            d = durable.recv() => match d {
+                Some(Durable::UpTo { zxid, snapshot_due }) => core.durable(zxid, snapshot_due),
+                Some(Durable::Failed(why)) => {
+                    core.persistence_failed(&why);
+                    failed = true;
+                    break;
+                }
+                None => break,
+            },
+            msg = rx.recv() => match msg {
+                Some(m) => core.handle(m),
+                None => break,
+            },
+            _ = ticks.tick() => core.tick(),
+            _ = reaper.tick() => core.reap_containers(),
+        }
+    }
+    // Shutdown: close the port at once, let the sync thread commit what it has, answer it.
+    accept.abort();
+    info!("shutting down");
+    core.stop_persisting();
+    if !failed {
+        while let Some(d) = durable.recv().await {
+            if let Durable::UpTo { zxid, snapshot_due } = d {
+                core.durable(zxid, snapshot_due);
+            }
+        }
+    }
+    core.close_all();
+    if tokio::task::spawn_blocking(move || persist_thread.join())
+        .await
+        .is_err()
+    {
+        error!("the sync thread panicked");
+    }
+}
