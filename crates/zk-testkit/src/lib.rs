@@ -67,6 +67,11 @@ pub struct ApacheOptions {
     pub jvm_args: Vec<String>,
     /// Serve this data directory instead of a fresh temporary one.
     pub data_dir: Option<PathBuf>,
+    /// Run as member `myid` of an ensemble (`config` then holds the `server.N` lines): a `myid`
+    /// file is written and start-up waits only for the process to answer, not for a quorum.
+    pub myid: Option<u64>,
+    /// Use this client port instead of a free one.
+    pub client_port: Option<u16>,
 }
 
 /// A running standalone Apache ZooKeeper 3.8.
@@ -91,7 +96,11 @@ impl ApacheServer {
             .data_dir
             .clone()
             .unwrap_or_else(|| dir.path().join("data"));
-        let port = free_port();
+        let port = options.client_port.unwrap_or_else(free_port);
+        if let Some(myid) = options.myid {
+            std::fs::create_dir_all(&data_dir).expect("data dir");
+            std::fs::write(data_dir.join("myid"), format!("{myid}\n")).expect("write myid");
+        }
         let mut cfg = format!(
             "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
              4lw.commands.whitelist=*\nadmin.enableServer=false\n",
@@ -109,7 +118,11 @@ impl ApacheServer {
             .arg(classpath)
             .arg("-Dzookeeper.preAllocSize=64")
             .args(&options.jvm_args)
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(if options.myid.is_some() {
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+            } else {
+                "org.apache.zookeeper.server.ZooKeeperServerMain"
+            })
             .arg(&cfg_path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -122,24 +135,29 @@ impl ApacheServer {
             data_dir,
             _dir: dir,
         };
-        server.wait_until_serving();
+        server.wait_until_ready(options.myid.is_none());
         server
     }
 
-    fn wait_until_serving(&mut self) {
+    fn wait_until_ready(&mut self, serving: bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("Apache ZooKeeper exited with {status}:\n{}", self.log());
             }
             // `ruok` answers before the database is loaded; `srvr` only once requests are served.
-            if four_letter_word(&self.address(), "srvr").starts_with("Zookeeper version") {
+            let ready = if serving {
+                four_letter_word(&self.address(), "srvr").starts_with("Zookeeper version")
+            } else {
+                four_letter_word(&self.address(), "ruok") == "imok"
+            };
+            if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!(
-            "Apache ZooKeeper did not serve within 60 s:\n{}",
+            "Apache ZooKeeper did not start within 60 s:\n{}",
             self.log()
         );
     }
