@@ -277,6 +277,11 @@ impl Client {
         self.wait_for_state(|s| !s.is_alive()).await;
     }
 
+    /// The error for an operation that cannot proceed in the current state.
+    pub(crate) fn state_error(&self) -> Error {
+        self.state().terminal_error()
+    }
+
     fn server_path(&self, path: &str, sequential: bool) -> Result<String> {
         validate_path(path, sequential)?;
         Ok(self.inner.chroot.to_server(path))

@@ -23,4 +23,5 @@ suite_tests!(Apache:
     session_expiry,
     reconnect_keeps_session_and_watches,
     back_pressure,
+    recipes,
 );

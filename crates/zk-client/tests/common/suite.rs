@@ -678,3 +678,234 @@ pub async fn back_pressure<L: Launcher>() {
             .all(|r| r.as_ref().is_ok_and(|(d, _)| &d[..] == b"x"))
     );
 }
+
+/// Each recipe with several concurrent clients.
+pub async fn recipes<L: Launcher>() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use zk_client::recipes::{
+        DistributedCounter, DoubleBarrier, LeaderLatch, Mutex, NodeCache, Queue, TreeCache,
+    };
+
+    let server = L::start(ServerOptions::default());
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(connect(&server.address()).await);
+    }
+
+    // Mutex: mutual exclusion, reentrancy, Curator's node names.
+    let inside = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in clients.clone() {
+        let inside = inside.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lock = Mutex::new(&c, "/locks/m");
+            for _ in 0..5 {
+                lock.acquire().await.unwrap();
+                lock.acquire().await.unwrap();
+                assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                let parts = lock.participants().await.unwrap();
+                assert!(
+                    parts[0].starts_with("_c_") && parts[0].contains("-lock-"),
+                    "{parts:?}"
+                );
+                let v = match c.get_data("/locks/value").await {
+                    Ok((d, _)) => String::from_utf8_lossy(&d).parse::<u32>().unwrap(),
+                    Err(Error::NoNode) => 0,
+                    Err(e) => panic!("{e}"),
+                };
+                let next = (v + 1).to_string();
+                if v == 0 {
+                    c.create(
+                        "/locks/value",
+                        next.as_bytes(),
+                        &open(),
+                        CreateMode::Persistent,
+                    )
+                    .await
+                    .unwrap();
+                } else {
+                    c.set_data("/locks/value", next.as_bytes(), None)
+                        .await
+                        .unwrap();
+                }
+                inside.fetch_sub(1, Ordering::SeqCst);
+                lock.release().await.unwrap();
+                assert!(lock.is_held(), "reentrant: still held once");
+                lock.release().await.unwrap();
+                assert!(!lock.is_held());
+            }
+        }));
+    }
+    for t in tasks {
+        within(LONG, "lock users", t).await.unwrap();
+    }
+    assert_eq!(
+        &clients[0].get_data("/locks/value").await.unwrap().0[..],
+        b"20"
+    );
+    let mut held = Mutex::new(&clients[0], "/locks/m");
+    held.acquire().await.unwrap();
+    let mut other = Mutex::new(&clients[1], "/locks/m");
+    assert!(!other.try_acquire(Duration::from_millis(200)).await.unwrap());
+    assert_eq!(
+        other.participants().await.unwrap().len(),
+        1,
+        "a timed-out waiter leaves no node"
+    );
+    held.release().await.unwrap();
+    assert!(other.try_acquire(LONG).await.unwrap());
+    other.release().await.unwrap();
+
+    // Leader latch: exactly one leader; when it leaves another takes over.
+    let mut latches = Vec::new();
+    for (i, c) in clients.iter().enumerate().take(3) {
+        latches.push(
+            LeaderLatch::start(c, "/election", &format!("p{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    within(LONG, "a leader", latches[0].await_leadership())
+        .await
+        .unwrap();
+    assert_eq!(latches.iter().filter(|l| l.has_leadership()).count(), 1);
+    assert_eq!(latches[1].participants().await.unwrap(), ["p0", "p1", "p2"]);
+    let first = latches.remove(0);
+    first.close().await.unwrap();
+    within(LONG, "next leader", latches[0].await_leadership())
+        .await
+        .unwrap();
+    assert!(!latches[1].has_leadership());
+    for l in latches {
+        l.close().await.unwrap();
+    }
+
+    // Double barrier: nobody passes enter until all three are in; leave waits for all.
+    let entered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in &clients[..3] {
+        let c = c.clone();
+        let entered = entered.clone();
+        tasks.push(tokio::spawn(async move {
+            let b = DoubleBarrier::new(&c, "/barrier", 3);
+            entered.fetch_add(1, Ordering::SeqCst);
+            b.enter().await.unwrap();
+            assert_eq!(
+                entered.load(Ordering::SeqCst),
+                3,
+                "entered before all arrived"
+            );
+            b.leave().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        within(LONG, "barrier members", t).await.unwrap();
+    }
+    assert!(
+        clients[0]
+            .get_children("/barrier")
+            .await
+            .map_or(true, |c| c.is_empty()),
+        "everyone left"
+    );
+
+    // Counter: concurrent increments add up; the value is 8 bytes big-endian.
+    let mut tasks = Vec::new();
+    for c in clients.clone() {
+        tasks.push(tokio::spawn(async move {
+            let counter = DistributedCounter::new(&c, "/counters/n");
+            for _ in 0..25 {
+                counter.increment().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        within(LONG, "counters", t).await.unwrap();
+    }
+    let counter = DistributedCounter::new(&clients[0], "/counters/n");
+    assert_eq!(counter.get().await.unwrap(), 100);
+    assert_eq!(
+        &clients[0].get_data("/counters/n").await.unwrap().0[..],
+        &100i64.to_be_bytes()
+    );
+
+    // Queue: FIFO, and every item taken exactly once by concurrent consumers.
+    let q = Queue::new(&clients[0], "/queue");
+    for i in 0..30 {
+        q.put(format!("item-{i:02}").as_bytes()).await.unwrap();
+    }
+    assert_eq!(&q.take().await.unwrap()[..], b"item-00");
+    let mut tasks = Vec::new();
+    for c in &clients[1..] {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let q = Queue::new(&c, "/queue");
+            let mut got = Vec::new();
+            while let Some(item) = q.try_take().await.unwrap() {
+                got.push(String::from_utf8(item.to_vec()).unwrap());
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        let got = within(LONG, "consumers", t).await.unwrap();
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(got, sorted, "each consumer sees FIFO order");
+        all.extend(got);
+    }
+    all.sort();
+    assert_eq!(
+        all,
+        (1..30).map(|i| format!("item-{i:02}")).collect::<Vec<_>>()
+    );
+    let waiting = {
+        let c = clients[1].clone();
+        tokio::spawn(async move { Queue::new(&c, "/queue").take().await.unwrap() })
+    };
+    q.put(b"late").await.unwrap();
+    assert_eq!(
+        &within(LONG, "blocking take", waiting).await.unwrap()[..],
+        b"late"
+    );
+    assert_eq!(q.len().await.unwrap(), 0);
+
+    // Caches follow another client's changes.
+    let writer = &clients[3];
+    writer
+        .create("/cache", b"root", &open(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    let mut node = NodeCache::start(&clients[0], "/cache/n").await.unwrap();
+    let mut tree = TreeCache::start(&clients[1], "/cache").await.unwrap();
+    assert!(node.current().is_none());
+    writer
+        .create("/cache/n", b"1", &open(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer
+        .create("/cache/n/deep", b"d", &open(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer.set_data("/cache/n", b"2", None).await.unwrap();
+    within(
+        LONG,
+        "node cache",
+        node.wait_until(|v| v.is_some_and(|(d, _)| &d[..] == b"2")),
+    )
+    .await;
+    within(
+        LONG,
+        "tree cache",
+        tree.wait_until(|t| t.get("/cache/n/deep").is_some_and(|(d, _)| &d[..] == b"d")),
+    )
+    .await;
+    assert_eq!(tree.snapshot().len(), 3);
+    writer.delete("/cache/n/deep", None).await.unwrap();
+    writer.delete("/cache/n", None).await.unwrap();
+    within(LONG, "tree cache delete", tree.wait_until(|t| t.len() == 1)).await;
+    within(LONG, "node cache delete", node.wait_until(|v| v.is_none())).await;
+    assert_eq!(&tree.get("/cache").unwrap().0[..], b"root");
+}
