@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod compat;
 mod test_deps;
 mod tidy;
 
@@ -13,12 +14,18 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test [ARGS]   install what the tests need (Apache ZooKeeper 3.8 from Debian), then run
                 cargo test --workspace [ARGS]
+  compat kazoo  run kazoo's own test suite against our standalone server (needs python3,
+                pip and java; compares with the tests that pass against Apache ZooKeeper 3.8)
   tidy          check the dependency direction and crate conventions of ARCHITECTURE.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test_deps::run(&workspace_root(), &args[1..]),
+        Some("compat") => match args.get(1).map(String::as_str) {
+            Some("kazoo") => compat::kazoo(&workspace_root()),
+            _ => Err(anyhow::anyhow!("usage: cargo xtask compat kazoo")),
+        },
         Some("tidy") => tidy::run(&workspace_root()),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
