@@ -249,6 +249,22 @@ impl DataTree {
         NodeKind::of(ephemeral_owner, self.config.extended_types_enabled)
     }
 
+    /// Files a new node under the containers, TTL nodes or its session's ephemerals.
+    fn index_kind(&mut self, id: NodeId, ephemeral_owner: i64) {
+        match self.kind_of(ephemeral_owner) {
+            NodeKind::Container => {
+                self.containers.insert(id);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(id);
+            }
+            NodeKind::Ephemeral(session) => {
+                self.ephemerals.entry(session).or_default().insert(id);
+            }
+            NodeKind::Persistent => {}
+        }
+    }
+
     /// The stat clients see (`DataNode.copyStat`): cversion is `2 * stored - numChildren`.
     fn client_stat(&self, id: NodeId) -> Stat {
         let n = self.nodes.get(id);
@@ -851,18 +867,7 @@ impl DataTree {
             create_stat(zxid, time, ephemeral_owner),
         );
         self.nodes.link_child(parent, child);
-        match self.kind_of(ephemeral_owner) {
-            NodeKind::Container => {
-                self.containers.insert(child);
-            }
-            NodeKind::Ttl(_) => {
-                self.ttls.insert(child);
-            }
-            NodeKind::Ephemeral(session) => {
-                self.ephemerals.entry(session).or_default().insert(child);
-            }
-            NodeKind::Persistent => {}
-        }
+        self.index_kind(child, ephemeral_owner);
         if let Some(real) = parent_path.strip_prefix(QUOTA_ROOT) {
             if child_name == quota::LIMIT_NODE && !real.is_empty() {
                 self.quota_paths.insert(real.to_owned());
@@ -1228,18 +1233,7 @@ impl TreeBuilder {
         let id = tree.insert_node(path, data, acl, stat);
         if let Some(parent) = parent {
             tree.nodes.link_child(parent, id);
-            match tree.kind_of(owner) {
-                NodeKind::Container => {
-                    tree.containers.insert(id);
-                }
-                NodeKind::Ttl(_) => {
-                    tree.ttls.insert(id);
-                }
-                NodeKind::Ephemeral(session) => {
-                    tree.ephemerals.entry(session).or_default().insert(id);
-                }
-                NodeKind::Persistent => {}
-            }
+            tree.index_kind(id, owner);
         }
         Ok(())
     }
