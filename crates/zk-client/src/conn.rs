@@ -219,6 +219,8 @@ impl Task {
             self.set_state(state, event);
             match self.connected(reader, writer).await {
                 Ended::Terminal(s) => return s,
+                // Closing, the server may drop the connection before its reply: that is the end.
+                Ended::Lost(_) if self.cancel.is_cancelled() => return SessionState::Closed,
                 Ended::Lost(why) => {
                     tracing::info!(session = %self.core.identity.id, why, "disconnected");
                     *self.shared.server.lock().expect("server lock") = None;
