@@ -8,6 +8,7 @@ mod connection;
 pub mod election;
 mod four_letter;
 mod pipeline;
+pub mod quorum_config;
 mod sasl;
 mod server;
 pub mod session;
