@@ -157,7 +157,10 @@ pub(crate) fn kazoo(root: &Path) -> Result<()> {
         } else if let Some(rest) = line
             .strip_prefix("FAILED ")
             .or_else(|| line.strip_prefix("ERROR "))
+            && rest.contains("::")
+            && !rest.starts_with(' ')
         {
+            // Test ids only; captured log lines also start with "ERROR ".
             failed.insert(rest.split(" - ").next().unwrap_or(rest).to_owned());
         }
     }

@@ -354,7 +354,10 @@ impl ServerConfig {
             },
         };
         let mut unused = None;
+        // Unknown system properties are the JVM's business, not a misspelt zoo.cfg key.
+        let known = self.unknown_keys.len();
         self.set(key, value, &mut unused)?;
+        self.unknown_keys.truncate(known);
         if let Some(dir) = unused {
             self.data_log_dir = dir;
         }
