@@ -408,6 +408,49 @@ impl Client {
         Ok((self.client_path(&response.path), response.stat))
     }
 
+    /// Creates a node in any mode with data that may be null (`None`, as Java's `create` with a
+    /// null array; `get` then reads null), and returns its path. `ttl` is needed by the TTL modes
+    /// and ignored by the others. Opcode create, createContainer or createTTL by the mode.
+    pub async fn create_nullable(
+        &self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: &[Acl],
+        mode: CreateMode,
+        ttl: Option<Duration>,
+    ) -> Result<String> {
+        let path = self.server_path(path, mode.is_sequential())?;
+        let data = data.map(Bytes::copy_from_slice);
+        let (op, body) = if mode.is_ttl() {
+            let ttl = ttl.ok_or_else(|| Error::InvalidArgument("a TTL mode needs a ttl".into()))?;
+            let request = CreateTtlRequest {
+                path,
+                data,
+                acl: acl.to_vec(),
+                flags: mode.code(),
+                ttl: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            };
+            (OpCode::CreateTtl, request.to_bytes())
+        } else {
+            let op = if mode.is_container() {
+                OpCode::CreateContainer
+            } else {
+                OpCode::Create
+            };
+            let request = CreateRequest {
+                path,
+                data,
+                acl: acl.to_vec(),
+                flags: mode.code(),
+            };
+            (op, request.to_bytes())
+        };
+        let body = self.call_ok(op, body).await?;
+        // Create and Create2 responses both start with the path.
+        let response = CreateResponse::read(&mut body.clone())?;
+        Ok(self.client_path(&response.path))
+    }
+
     /// Deletes a node; `version` `None` matches any version.
     pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {
         let request = DeleteRequest {
@@ -479,6 +522,31 @@ impl Client {
             .get_data_inner(path, WatchAction::Data(path.to_owned(), tx), true)
             .await?;
         Ok((data, stat, watcher))
+    }
+
+    /// The data of a node, `None` when it is null (Java's `getData` returning null), and its
+    /// stat; with `watch`, also a one-shot watch for NodeDataChanged or NodeDeleted.
+    pub async fn get_data_nullable(
+        &self,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Option<Bytes>, Stat, Option<OneshotWatcher>)> {
+        let (action, watcher) = if watch {
+            let (tx, watcher) = OneshotWatcher::new();
+            (WatchAction::Data(path.to_owned(), tx), Some(watcher))
+        } else {
+            (WatchAction::None, None)
+        };
+        let request = GetDataRequest {
+            path: self.server_path(path, false)?,
+            watch,
+        };
+        let body = self
+            .call(OpCode::GetData, request.to_bytes(), action)
+            .await?
+            .ok()?;
+        let response = GetDataResponse::read(&mut body.clone())?;
+        Ok((response.data, response.stat, watcher))
     }
 
     /// Sets a node's data; `version` `None` matches any version.

@@ -1,0 +1,80 @@
+//! The same script through Apache's zkCli.sh and through ours, against the same Apache server:
+//! stdout and stderr must match after normalising times, zxids and session ids.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use zk_testkit::{ApacheOptions, ApacheServer, ZKCLI};
+
+fn run(program: &str, server: &str, script: &str) -> (String, String) {
+    let mut child = Command::new(program)
+        .args(["-server", server])
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    let out = child.wait_with_output().expect("wait");
+    (
+        common::normalize(&String::from_utf8_lossy(&out.stdout)),
+        common::normalize(&String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+#[test]
+fn same_output_as_apache_zkcli() {
+    assert!(
+        std::path::Path::new(ZKCLI).exists(),
+        "{ZKCLI} is missing: this test needs Debian's zookeeper package and Java (apt-get install -y zookeeper)"
+    );
+    let server = ApacheServer::start_with(ApacheOptions {
+        config: vec!["extendedTypesEnabled=true".into()],
+        jvm_args: vec!["-Dzookeeper.extendedTypesEnabled=true".into()],
+        ..ApacheOptions::default()
+    });
+    let script = common::SCRIPT.join("\n") + "\n";
+    let (java_out, java_err) = run(ZKCLI, &server.address(), &script);
+    let (our_out, our_err) = run(env!("CARGO_BIN_EXE_zkcli"), &server.address(), &script);
+    assert!(
+        java_out.contains("Welcome to ZooKeeper!"),
+        "zkCli.sh did not run: {java_out}\n{java_err}"
+    );
+    if let Ok(dir) = std::env::var("ZKCLI_DIFF_DIR") {
+        for (name, text) in [
+            ("java.out", &java_out),
+            ("java.err", &java_err),
+            ("ours.out", &our_out),
+            ("ours.err", &our_err),
+        ] {
+            std::fs::write(format!("{dir}/{name}"), text).expect("write");
+        }
+    }
+    similar_asserts(&java_out, &our_out, "stdout");
+    similar_asserts(&java_err, &our_err, "stderr");
+}
+
+fn similar_asserts(java: &str, ours: &str, what: &str) {
+    if java != ours {
+        let j: Vec<&str> = java.lines().collect();
+        let o: Vec<&str> = ours.lines().collect();
+        let first = j
+            .iter()
+            .zip(&o)
+            .position(|(a, b)| a != b)
+            .unwrap_or(j.len().min(o.len()));
+        panic!(
+            "{what} differs at line {first}:\n--- zkCli.sh ---\n{}\n--- zkcli ---\n{}",
+            j[first.saturating_sub(3)..].join("\n"),
+            o[first.saturating_sub(3)..].join("\n")
+        );
+    }
+}
