@@ -513,7 +513,15 @@ impl Learner {
     fn log(&mut self, proposal: Proposal) {
         self.state.last_zxid = self.state.last_zxid.max(proposal.zxid);
         self.to_ack.push_back(proposal.zxid);
+        let zxid = proposal.zxid;
         self.outputs.push_back(Output::LogTxn(proposal));
+        #[cfg(feature = "fault-injection")]
+        if self.config.fault == crate::types::Fault::AckBeforeFsync {
+            // Broken on purpose: treat the write as durable at once.
+            self.logged = self.logged.max(zxid);
+            self.flush_acks();
+        }
+        let _ = zxid;
     }
 
     fn flush_acks(&mut self) {

@@ -44,6 +44,8 @@ pub use leader::{Leader, LeaderInit};
 pub use learner::{Learner, LearnerRole};
 pub use stream::PacketDecoder;
 pub use sync::{SyncInput, SyncPlan, SyncStep, decide_sync};
+#[cfg(feature = "fault-injection")]
+pub use types::Fault;
 pub use types::{LearnerId, Output, PeerState, Proposal, StepDownReason, SyncMode, ZabConfig};
 pub use wire::{
     ForwardedRequest, ack_epoch, decode_ack_epoch, decode_leader_info, decode_learner_info,

@@ -38,6 +38,23 @@ pub struct ZabConfig {
     pub txn_log_sync: bool,
     /// Always SNAP (`zookeeper.forceSnapshotSync`, for tests).
     pub force_snap_sync: bool,
+    /// A deliberately broken variant of the protocol (simulator tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fault: Fault,
+}
+
+/// Deliberately broken protocol variants, so the simulator's tests can show its checkers catch
+/// them. Behind the `fault-injection` feature, which only zk-sim's tests enable.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fault {
+    /// The real protocol.
+    #[default]
+    None,
+    /// A follower acks a proposal (and NEWLEADER) as soon as it is written, before it is durable.
+    AckBeforeFsync,
+    /// The leader commits a proposal once anyone (itself included) acked it, without a quorum.
+    CommitWithoutQuorum,
 }
 
 impl ZabConfig {
@@ -55,6 +72,8 @@ impl ZabConfig {
             commit_log_count: 500,
             txn_log_sync: true,
             force_snap_sync: false,
+            #[cfg(feature = "fault-injection")]
+            fault: Fault::None,
         }
     }
 
