@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod compat;
+mod sim;
 mod test_deps;
 mod tidy;
 
@@ -16,6 +17,8 @@ commands:
                 cargo test --workspace [ARGS]
   compat kazoo  run kazoo's own test suite against our standalone server (needs python3,
                 pip and java; compares with the tests that pass against Apache ZooKeeper 3.8)
+  sim [--seeds A..B] [--jobs N]
+                run zk-sim seeds in parallel, report failing seeds (ZK_SIM_SEED=n replays one)
   tidy          check the dependency direction and crate conventions of ARCHITECTURE.md";
 
 fn main() -> ExitCode {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
             Some("kazoo") => compat::kazoo(&workspace_root()),
             _ => Err(anyhow::anyhow!("usage: cargo xtask compat kazoo")),
         },
+        Some("sim") => sim::run(&workspace_root(), &args[1..]),
         Some("tidy") => tidy::run(&workspace_root()),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
