@@ -833,6 +833,10 @@ impl World {
             }
         }
         let node = &mut self.nodes[i];
+        // Shutting a role down flushes and fsyncs the log (SyncRequestProcessor.shutdown), so the
+        // database reloaded below is durable.
+        node.disk.durable = node.disk.log.len();
+        node.disk.fsync = None;
         node.role = Role::Looking;
         node.replies.clear();
         node.snapshot_stash = None;
