@@ -15,8 +15,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test [ARGS]   install what the tests need (Apache ZooKeeper 3.8 from Debian), then run
                 cargo test --workspace [ARGS]
-  compat kazoo  run kazoo's own test suite against our standalone server (needs python3,
-                pip and java; compares with the tests that pass against Apache ZooKeeper 3.8)
+  compat kazoo [PYTEST ARGS]
+                run kazoo's own test suite against our standalone server (needs python3,
+                pip and java; compares with the tests that pass against Apache ZooKeeper 3.8);
+                extra arguments go to pytest, e.g. -k sasl
   sim [--seeds A..B] [--jobs N]
                 run zk-sim seeds in parallel, report failing seeds (ZK_SIM_SEED=n replays one)
   tidy          check the dependency direction and crate conventions of ARCHITECTURE.md";
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test_deps::run(&workspace_root(), &args[1..]),
         Some("compat") => match args.get(1).map(String::as_str) {
-            Some("kazoo") => compat::kazoo(&workspace_root()),
+            Some("kazoo") => compat::kazoo(&workspace_root(), &args[2..]),
             _ => Err(anyhow::anyhow!("usage: cargo xtask compat kazoo")),
         },
         Some("sim") => sim::run(&workspace_root(), &args[1..]),

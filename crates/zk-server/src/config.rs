@@ -99,13 +99,18 @@ pub struct ServerConfig {
     pub servers: BTreeMap<i64, String>,
     /// `authProvider.N` class names.
     pub auth_providers: Vec<String>,
-    /// DIGEST-MD5 users for SASL (`user=password` lines), from `sasl.usersFile` or the
-    /// `ZK_SASL_USERS_FILE` environment variable.
+    /// DIGEST-MD5 users for SASL (`user=password` lines), from `sasl.usersFile`.
     pub sasl_users_file: Option<PathBuf>,
+    /// The JAAS file (`-Djava.security.auth.login.config`); its `Server` section's
+    /// DigestLoginModule `user_<name>="<password>"` options are DIGEST-MD5 users too.
+    pub jaas_config: Option<PathBuf>,
     /// TLS material in PEM for the secure client port.
     pub ssl_key_pem: Option<PathBuf>,
     pub ssl_cert_pem: Option<PathBuf>,
     pub ssl_ca_pem: Option<PathBuf>,
+    /// `ssl.keyStore.location` and `ssl.keyStore.type`: used when PEM.
+    pub ssl_key_store: Option<PathBuf>,
+    pub ssl_key_store_type: Option<String>,
     /// Keys the server did not recognise, in file order.
     pub unknown_keys: Vec<String>,
     /// The raw text, for `conf`-like commands.
@@ -159,9 +164,12 @@ impl Default for ServerConfig {
             servers: BTreeMap::new(),
             auth_providers: Vec::new(),
             sasl_users_file: None,
+            jaas_config: None,
             ssl_key_pem: None,
             ssl_cert_pem: None,
             ssl_ca_pem: None,
+            ssl_key_store: None,
+            ssl_key_store_type: None,
             unknown_keys: Vec::new(),
             raw: Vec::new(),
         }
@@ -346,6 +354,10 @@ impl ServerConfig {
     /// `readonlymode.enabled`, ...), as the JVM flags of zkServer.sh would.
     pub fn apply_system_property(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let key = match name {
+            "java.security.auth.login.config" => {
+                self.jaas_config = Some(PathBuf::from(value));
+                return Ok(());
+            }
             "jute.maxbuffer" | "readonlymode.enabled" => name,
             n if n.starts_with("znode.container.") => n,
             n => match n.strip_prefix("zookeeper.") {
@@ -524,6 +536,8 @@ impl ServerConfig {
                 self.sessionless_cnxn_timeout_ms = parse_num(key, v, "expected milliseconds")?
             }
             "sasl.usersFile" => self.sasl_users_file = Some(PathBuf::from(v)),
+            "ssl.keyStore.location" => self.ssl_key_store = Some(PathBuf::from(v)),
+            "ssl.keyStore.type" => self.ssl_key_store_type = Some(v.to_owned()),
             "ssl.keyPem" => self.ssl_key_pem = Some(PathBuf::from(v)),
             "ssl.certPem" => self.ssl_cert_pem = Some(PathBuf::from(v)),
             "ssl.caPem" => self.ssl_ca_pem = Some(PathBuf::from(v)),

@@ -12,6 +12,7 @@ pub mod quorum_config;
 mod sasl;
 mod server;
 pub mod session;
+mod tls;
 
 pub use config::{ConfigError, ServerConfig, Whitelist};
 pub use server::{Server, StartError};

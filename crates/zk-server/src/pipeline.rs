@@ -307,11 +307,17 @@ impl Core {
         let persist_thread = std::thread::Builder::new()
             .name("sync".into())
             .spawn(move || persistence_thread(store, prx, dtx))?;
-        let sasl_users = config
+        let mut sasl_users = config
             .sasl_users_file
             .as_deref()
             .map(load_sasl_users)
             .unwrap_or_default();
+        if let Some(jaas) = config.jaas_config.as_deref() {
+            match std::fs::read_to_string(jaas) {
+                Ok(text) => sasl_users.extend(crate::sasl::jaas_digest_users(&text)),
+                Err(e) => warn!(path = %jaas.display(), error = %e, "cannot read the JAAS file"),
+            }
+        }
         let core = Core {
             prep_config: PrepConfig {
                 extended_types_enabled: config.extended_types_enabled,

@@ -31,12 +31,18 @@ pub enum StartError {
     Quorum,
     #[error("no clientPort is configured: add clientPort=2181 to zoo.cfg")]
     NoClientPort,
+    #[error("cannot serve TLS on secureClientPort: {0}")]
+    Tls(String),
 }
 
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
     client_addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
+    /// autopurge (`autopurge.purgeInterval` hours > 0): keeps `autopurge.snapRetainCount`
+    /// snapshots and the logs they need; stopped when the server is dropped.
+    purge: Option<zk_persistence::DatadirCleanup>,
     shutdown: Option<oneshot::Sender<()>>,
     done: JoinHandle<()>,
 }
@@ -57,12 +63,37 @@ impl Server {
         let client_addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        let secure = match config.secure_client_port {
+            None => None,
+            Some(port) => {
+                let acceptor = crate::tls::acceptor(&config).map_err(StartError::Tls)?;
+                let ip = config
+                    .secure_client_port_address
+                    .or(config.client_port_address)
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                let addr = SocketAddr::new(ip, port);
+                let l = bind(addr, config.client_port_listen_backlog)
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let bound = l
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                Some((l, acceptor, bound))
+            }
+        };
+        let secure_addr = secure.as_ref().map(|s| s.2);
         let config = Arc::new(config);
         let cfg = config.clone();
         let opened = tokio::task::spawn_blocking(move || Core::open(cfg))
             .await
             .expect("open task panicked")
             .map_err(|e| StartError::Open(e.to_string()))?;
+        // As DatadirCleanupManager: the first purge runs at start, then every purgeInterval hours.
+        let purge = zk_persistence::DatadirCleanup::start(
+            &config.data_dir,
+            &config.data_log_dir,
+            config.snap_retain_count,
+            config.purge_interval_hours,
+        );
         info!(%client_addr, "binding to port");
         let (core_tx, core_rx) = mpsc::channel::<ToCore>(4096);
         let settings = ConnSettings {
@@ -70,11 +101,32 @@ impl Server {
             sessionless_timeout: Duration::from_millis(config.sessionless_cnxn_timeout_ms),
             outstanding: Arc::new(Semaphore::new(config.global_outstanding_limit as usize)),
         };
-        let accept = tokio::spawn(accept_loop(listener, core_tx, settings, config.clone()));
+        let shared = Shared::default();
+        let mut accept = vec![tokio::spawn(accept_loop(
+            listener,
+            None,
+            core_tx.clone(),
+            settings.clone(),
+            config.clone(),
+            shared.clone(),
+        ))];
+        if let Some((l, acceptor, bound)) = secure {
+            info!(secure_addr = %bound, "binding to the secure port (TLS)");
+            accept.push(tokio::spawn(accept_loop(
+                l,
+                Some(acceptor),
+                core_tx,
+                settings,
+                config.clone(),
+                shared,
+            )));
+        }
         let (stop_tx, stop_rx) = oneshot::channel();
         let done = tokio::spawn(run_core(opened, core_rx, stop_rx, accept));
         Ok(Server {
             client_addr,
+            secure_addr,
+            purge,
             shutdown: Some(stop_tx),
             done,
         })
@@ -83,6 +135,22 @@ impl Server {
     /// Where clients connect.
     pub fn client_addr(&self) -> SocketAddr {
         self.client_addr
+    }
+
+    /// Where TLS clients connect (`secureClientPort`), when configured.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
+    }
+
+    /// Blocks until autopurge has run `n` times; false when autopurge is off.
+    pub fn wait_for_purges(&self, n: u64) -> bool {
+        match &self.purge {
+            Some(p) => {
+                p.wait_for_runs(n);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops accepting at once, finishes the fsyncs in flight, answers what they cover and
@@ -128,14 +196,22 @@ impl Drop for IpSlot {
     }
 }
 
+/// What the plain and the TLS listener share: connection ids and the per-IP counts.
+#[derive(Clone, Default)]
+struct Shared {
+    next_id: Arc<AtomicU64>,
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     core: mpsc::Sender<ToCore>,
     settings: ConnSettings,
     config: Arc<ServerConfig>,
+    shared: Shared,
 ) {
-    let next_id = AtomicU64::new(1);
-    let counts: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+    let Shared { next_id, counts } = shared;
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(s) => s,
@@ -168,12 +244,25 @@ async fn accept_loop(
             ip,
         };
         let _ = stream.set_nodelay(true);
-        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let id = next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let core = core.clone();
         let settings = settings.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            connection::serve(stream, id, addr, core, settings).await;
+            match tls {
+                None => connection::serve(stream, id, addr, core, settings).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(settings.sessionless_timeout, acceptor.accept(stream))
+                            .await;
+                    match handshake {
+                        Ok(Ok(s)) => connection::serve(s, id, addr, core, settings).await,
+                        Ok(Err(e)) => warn!(%addr, error = %e, "TLS handshake failed"),
+                        Err(_) => warn!(%addr, "TLS handshake timed out"),
+                    }
+                }
+            }
         });
     }
 }
@@ -182,7 +271,7 @@ async fn run_core(
     opened: crate::pipeline::Opened,
     mut rx: mpsc::Receiver<ToCore>,
     mut stop: oneshot::Receiver<()>,
-    accept: JoinHandle<()>,
+    accept: Vec<JoinHandle<()>>,
 ) {
     let crate::pipeline::Opened {
         mut core,
@@ -220,7 +309,9 @@ async fn run_core(
         }
     }
     // Shutdown: close the port at once, let the sync thread commit what it has, answer it.
-    accept.abort();
+    for a in &accept {
+        a.abort();
+    }
     info!("shutting down");
     core.stop_persisting();
     if !failed {
