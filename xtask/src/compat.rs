@@ -16,16 +16,7 @@ use anyhow::{Context, Result, bail};
 const FAIL_ON_APACHE_TOO: &[&str] = &["test_update_host_list", "TestReconfig::", "test_read_only"];
 
 /// Tests that fail against us today, with why. Shrink this list; never grow it silently.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "test_sasl.py::TestLegacySASLDigestAuthentication::test_connect_sasl_auth",
-        "DIGEST-MD5 authenticates, but zk-datatree's ACL providers lack the sasl scheme (InvalidACL)",
-    ),
-    (
-        "test_sasl.py::TestSASLDigestAuthentication::test_connect_sasl_auth",
-        "DIGEST-MD5 authenticates, but zk-datatree's ACL providers lack the sasl scheme (InvalidACL)",
-    ),
-];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 const SHIM: &str = r#"#!/usr/bin/env bash
 # kazoo's harness runs `java <flags> org.apache.zookeeper.server.quorum.QuorumPeerMain W/zoo.cfg`;

@@ -121,14 +121,32 @@ fn open_acl() -> &'static [Acl] {
 enum Scheme {
     Digest,
     Ip,
+    /// `SASLAuthenticationProvider`: ids are authenticated principals.
+    Sasl,
 }
 
 fn provider(scheme: &str) -> Option<Scheme> {
     match scheme {
         "digest" => Some(Scheme::Digest),
         "ip" => Some(Scheme::Ip),
+        "sasl" => Some(Scheme::Sasl),
         _ => None,
     }
+}
+
+/// Whether `name` parses as a Kerberos principal (`primary[/instance][@REALM]`), which is what
+/// `SASLAuthenticationProvider.isValid` asks of a `sasl` ACL id.
+fn kerberos_name_is_valid(name: &str) -> bool {
+    let (principal, realm) = match name.split_once('@') {
+        Some((principal, realm)) => (principal, Some(realm)),
+        None => (name, None),
+    };
+    let (primary, instance) = match principal.split_once('/') {
+        Some((primary, instance)) => (primary, Some(instance)),
+        None => (principal, None),
+    };
+    let clean = |part: &str| !part.contains('/') && !part.contains('@');
+    clean(primary) && instance.is_none_or(clean) && realm.is_none_or(clean)
 }
 
 /// Java's `String.split(sep)` for a one-character separator: trailing empty strings dropped.
@@ -148,18 +166,20 @@ impl Scheme {
         match self {
             Scheme::Digest => java_split(id, ':').len() == 2,
             Scheme::Ip => ip_is_valid(id),
+            Scheme::Sasl => kerberos_name_is_valid(id),
         }
     }
 
     /// Whether an authenticated id of this scheme may stand for the `auth` pseudo-scheme.
     fn is_authenticated(self) -> bool {
-        matches!(self, Scheme::Digest)
+        matches!(self, Scheme::Digest | Scheme::Sasl)
     }
 
     fn matches(self, id: &str, acl_expr: &str) -> bool {
         match self {
             Scheme::Digest => id == acl_expr,
             Scheme::Ip => ip_matches(id, acl_expr),
+            Scheme::Sasl => id == "super" || id == acl_expr,
         }
     }
 }
@@ -250,8 +270,9 @@ pub fn check_acl(acl: &[Acl], perm: Perms, auth: &[Id]) -> Result<(), ErrorCode>
 }
 
 /// `PrepRequestProcessor.fixupACL`: removes duplicates, rejects an empty list and entries of
-/// unknown schemes or malformed ids, and expands `auth` to the caller's authenticated ids.
-pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> Result<Vec<Acl>, ErrorCode> {
+/// unknown schemes or malformed ids, and expands `auth` to the caller's authenticated ids. The
+/// `sasl` scheme is known only when `sasl_enabled` (an `authProvider.N` names the SASL provider).
+pub fn fixup_acl(auth: &[Id], acls: &[Acl], sasl_enabled: bool) -> Result<Vec<Acl>, ErrorCode> {
     let mut unique: Vec<&Acl> = Vec::with_capacity(acls.len());
     for acl in acls {
         if !unique.contains(&acl) {
@@ -282,6 +303,7 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> Result<Vec<Acl>, ErrorCode> {
             }
         } else {
             match provider(&id.scheme) {
+                Some(Scheme::Sasl) if !sasl_enabled => return Err(ErrorCode::InvalidAcl),
                 Some(scheme) if scheme.is_valid(&id.id) => out.push(acl.clone()),
                 _ => return Err(ErrorCode::InvalidAcl),
             }
@@ -434,23 +456,55 @@ mod tests {
     #[test]
     fn fixup_expands_auth_and_validates() {
         let auth = [Id::new("ip", "127.0.0.1"), Id::new("digest", "u:h")];
-        let fixed = fixup_acl(&auth, &Acl::creator_all()).unwrap();
+        let fixed = fixup_acl(&auth, &Acl::creator_all(), false).unwrap();
         assert_eq!(fixed, vec![acl(Perms::ALL, "digest", "u:h")]);
         assert_eq!(
-            fixup_acl(&auth[..1], &Acl::creator_all()),
+            fixup_acl(&auth[..1], &Acl::creator_all(), false),
             Err(ErrorCode::InvalidAcl)
         );
-        assert_eq!(fixup_acl(&auth, &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup_acl(&auth, &[], false), Err(ErrorCode::InvalidAcl));
         assert_eq!(
-            fixup_acl(&auth, &[acl(Perms::ALL, "digest", "nocolon")]),
+            fixup_acl(&auth, &[acl(Perms::ALL, "digest", "nocolon")], false),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup_acl(&auth, &[acl(Perms::ALL, "sasl", "x")]),
-            Err(ErrorCode::InvalidAcl)
+            fixup_acl(&auth, &[acl(Perms::ALL, "sasl", "x")], false),
+            Err(ErrorCode::InvalidAcl),
+            "sasl is unknown unless its provider is configured"
         );
         let dup = [Acl::open_unsafe(), Acl::open_unsafe()].concat();
-        assert_eq!(fixup_acl(&[], &dup).unwrap(), Acl::open_unsafe());
+        assert_eq!(fixup_acl(&[], &dup, false).unwrap(), Acl::open_unsafe());
+    }
+
+    #[test]
+    fn sasl_ids_when_the_provider_is_configured() {
+        let sasl = [acl(Perms::ALL, "sasl", "jaasuser")];
+        assert_eq!(fixup_acl(&[], &sasl, true).unwrap(), sasl.to_vec());
+        for principal in ["zk/host.example.com@EXAMPLE.COM", "user@REALM", "plain"] {
+            assert!(
+                fixup_acl(&[], &[acl(Perms::ALL, "sasl", principal)], true).is_ok(),
+                "{principal}"
+            );
+        }
+        assert_eq!(
+            fixup_acl(&[], &[acl(Perms::ALL, "sasl", "a@b@c")], true),
+            Err(ErrorCode::InvalidAcl)
+        );
+        // A SASL-authenticated caller stands for `auth`, and matches its own id (or is super).
+        let caller = [Id::new("sasl", "jaasuser")];
+        assert_eq!(
+            fixup_acl(&caller, &Acl::creator_all(), true).unwrap(),
+            sasl.to_vec()
+        );
+        assert_eq!(check_acl(&sasl, Perms::READ, &caller), Ok(()));
+        assert_eq!(
+            check_acl(&sasl, Perms::READ, &[Id::new("sasl", "other")]),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            check_acl(&sasl, Perms::READ, &[Id::new("sasl", "super")]),
+            Ok(())
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct PrepConfig {
     pub digest_enabled: bool,
     /// `zookeeper.closeSessionTxn.enabled`: closeSession txns list the ephemerals to delete.
     pub close_session_txn_enabled: bool,
+    /// An `authProvider.N` names `SASLAuthenticationProvider`: `sasl` ACLs are accepted.
+    pub sasl_enabled: bool,
 }
 
 impl Default for PrepConfig {
@@ -48,6 +50,7 @@ impl Default for PrepConfig {
             skip_acl: false,
             digest_enabled: true,
             close_session_txn_enabled: true,
+            sasl_enabled: false,
         }
     }
 }
@@ -451,7 +454,7 @@ impl Prep<'_> {
                 self.check_session()?;
                 let path = &r.path;
                 validate_path(path).map_err(|_| ErrorCode::BadArguments)?;
-                let acl = fixup_acl(self.ctx.auth, &r.acl)?;
+                let acl = fixup_acl(self.ctx.auth, &r.acl, self.config.sasl_enabled)?;
                 let mut node = self.record_for_path(path)?;
                 self.check_acl(&node.acl, Perms::ADMIN)?;
                 let stat = node.stat.as_mut().expect("live record");
@@ -554,7 +557,7 @@ impl Prep<'_> {
         let Some((parent_path, _)) = split_parent(path).filter(|_| !path.contains('\0')) else {
             return Err(ErrorCode::BadArguments);
         };
-        let acl = fixup_acl(self.ctx.auth, acl)?;
+        let acl = fixup_acl(self.ctx.auth, acl, self.config.sasl_enabled)?;
         let mut parent = self.record_for_path(parent_path)?;
         self.check_acl(&parent.acl, Perms::CREATE)?;
         let parent_stat = parent.stat.clone().expect("live record");

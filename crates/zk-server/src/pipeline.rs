@@ -325,6 +325,10 @@ impl Core {
                 skip_acl: config.skip_acl,
                 digest_enabled: config.digest_enabled,
                 close_session_txn_enabled: config.close_session_txn_enabled,
+                sasl_enabled: config
+                    .auth_providers
+                    .iter()
+                    .any(|p| p.ends_with("SASLAuthenticationProvider")),
             },
             hard_cap: hard_cap(config.jute_max_buffer),
             next_zxid: zxid.0.max(0) + 1,
