@@ -202,6 +202,9 @@ impl Learner {
             if let NewLeader::AwaitDurable(upto) = s.new_leader {
                 if self.logged >= upto {
                     s.new_leader = NewLeader::Acked;
+                    // ZOOKEEPER-4643: currentEpoch only once the synced txns are durable.
+                    self.state.current_epoch = s.epoch;
+                    self.outputs.push_back(Output::PersistCurrentEpoch(s.epoch));
                     let ack = op_packet(PacketType::Ack, Zxid::new(s.epoch, 0));
                     self.outputs.push_back(Output::SendToLeader(ack));
                 }
@@ -409,10 +412,13 @@ impl Learner {
                 if s.mode != SyncMode::Diff {
                     self.outputs.push_back(Output::TakeSnapshot);
                 }
-                self.state.current_epoch = s.epoch;
-                self.outputs.push_back(Output::PersistCurrentEpoch(s.epoch));
                 s.write_to_log = true;
                 let epoch = s.epoch;
+                // currentEpoch is persisted after the synced txns are durable, right before the
+                // NEWLEADER ack (ZOOKEEPER-4643, fixed in 3.9; 3.8.0 persists it first). Were it
+                // persisted first, a power failure before the fsync would leave this server with
+                // the new epoch but without the txns: its vote, (epoch, zxid), would then beat a
+                // server holding them, and the leader it elects would TRUNC committed txns away.
                 if self.role == LearnerRole::Follower && !s.pending.is_empty() {
                     let upto = s.pending.back().expect("non-empty").zxid;
                     s.new_leader = NewLeader::AwaitDurable(upto);
@@ -425,6 +431,8 @@ impl Learner {
                     self.handle_logged(self.last_heard_ms, logged);
                 } else {
                     s.new_leader = NewLeader::Acked;
+                    self.state.current_epoch = epoch;
+                    self.outputs.push_back(Output::PersistCurrentEpoch(epoch));
                     let ack = op_packet(PacketType::Ack, Zxid::new(epoch, 0));
                     self.outputs.push_back(Output::SendToLeader(ack));
                 }

@@ -253,24 +253,62 @@ fn follower_logs_and_persists_its_epoch_before_acking_newleader() {
             .collect()
     };
     assert!(acks_to_leader(&c).is_empty());
-    let events = &c.server(3).events[seen..];
-    let persist = events
-        .iter()
-        .position(|e| matches!(e, Output::PersistCurrentEpoch(1)))
-        .unwrap();
-    let log = events
-        .iter()
-        .position(|e| matches!(e, Output::LogTxn(_)))
-        .unwrap();
-    assert!(
-        persist < log,
-        "currentEpoch is persisted before the txns are logged"
+    let persisted = |c: &Cluster| {
+        c.server(3).events[seen..]
+            .iter()
+            .position(|e| matches!(e, Output::PersistCurrentEpoch(1)))
+    };
+    assert_eq!(
+        persisted(&c),
+        None,
+        "currentEpoch waits for the synced txns to be durable (ZOOKEEPER-4643)"
     );
     c.fsync(3);
+    let events = &c.server(3).events[seen..];
+    let persist = persisted(&c).unwrap();
+    let ack = events
+        .iter()
+        .position(|e| matches!(e, Output::SendToLeader(p) if p.r#type == ACK))
+        .unwrap();
+    assert!(
+        persist < ack,
+        "currentEpoch is persisted before the NEWLEADER ack"
+    );
     // NEWLEADER ack first, then the proposal's, then UPTODATE's.
     assert_eq!(acks_to_leader(&c), [z(1, 0), a, z(1, 0)]);
     assert_eq!(c.established(3), [1, 1]);
     assert_eq!(c.disk(3).db_zxids(), [first, a]);
+}
+
+/// ZOOKEEPER-4643 (zk-sim seed 1634): a follower that loses its DIFF txns to a power failure
+/// after NEWLEADER must not come back with the new currentEpoch. With it, its election vote
+/// (epoch 2, old zxid) would beat a server that holds the committed txn (epoch 1, newer zxid).
+#[test]
+fn power_failure_after_newleader_before_the_fsync_keeps_the_old_current_epoch() {
+    let mut c = Cluster::new(3, 0);
+    c.start_leader(1);
+    c.start_learner(2);
+    c.start_learner(3);
+    let first = c.propose();
+    c.crash(3);
+    let committed = c.propose();
+    assert_eq!(c.disk(2).log_zxids(), [first, committed]);
+    // Epoch 2: leader 2 (which has the txn), follower 3 is sent it by DIFF.
+    c.crash(1);
+    c.start_leader(2);
+    c.servers.get_mut(&3).unwrap().auto_fsync = false;
+    c.start_learner(3);
+    assert_eq!(sync_mode(&c, 3), Some(SyncMode::Diff));
+    assert_eq!(c.disk(3).log_zxids(), [first, committed]);
+    assert_eq!(c.disk(3).accepted, 2);
+    // Power failure before the fsync: the txn is gone, and so must the new epoch be.
+    c.crash(3);
+    assert_eq!(c.disk(3).log_zxids(), [first]);
+    assert_eq!(
+        c.disk(3).current,
+        1,
+        "currentEpoch 2 without the txns would outvote the servers that hold them"
+    );
 }
 
 #[test]
