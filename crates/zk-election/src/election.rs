@@ -159,6 +159,16 @@ impl Election {
         self.current_vote.state = state;
     }
 
+    /// `QuorumPeer.updateElectionVote` (ZOOKEEPER-1732): once a leader or learner is established
+    /// in `peer_epoch`, the vote it answers LOOKING peers with names that epoch. Votes out of
+    /// election count alike only with equal epochs, and the members of one ensemble may have
+    /// decided in different rounds (a follower that reconnected to its re-elected leader without
+    /// an election) or on the previous epoch; without this a restarted server never sees a
+    /// quorum agree and stays LOOKING.
+    pub fn update_election_vote(&mut self, peer_epoch: i64) {
+        self.current_vote.peer_epoch = peer_epoch;
+    }
+
     fn init_proposal(&self) -> Proposal {
         let voter = self.verifier.is_voter(self.my_id);
         let participant = self.learner_type == LearnerType::Participant;

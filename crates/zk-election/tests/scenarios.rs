@@ -289,6 +289,37 @@ fn a_restarted_follower_rejoins_without_a_new_election() {
     );
 }
 
+/// zk-sim seed 92: the leader decided in a round on epoch 3, a follower that reconnected without
+/// an election still stands by its vote on epoch 2, and both are established in epoch 4. With
+/// `update_election_vote` (as Leader.lead and Learner.syncWithLeader call it) a restarted server
+/// sees a quorum agree on the leader; without it the votes differ and it stays LOOKING.
+#[test]
+fn a_restarted_server_joins_members_that_decided_in_different_rounds() {
+    let mut net = Net::new(&[1, 2, 3], &[]);
+    for id in 1..=3 {
+        net.start(id, history(2, 5));
+    }
+    net.run(10_000);
+    assert_eq!(net.leader_of(2), Some((3, ServerState::Following)));
+    // 1 and 3 elect 3 again on epoch 3; 2 keeps following (it reconnected to 3 by itself).
+    net.restart(3, history(3, 1));
+    net.restart(1, history(3, 1));
+    net.run(10_000);
+    assert_eq!(net.leader_of(3), Some((3, ServerState::Leading)));
+    assert_eq!(net.leader_of(1), Some((3, ServerState::Following)));
+    assert_eq!(net.nodes[&ServerId(2)].current_vote().peer_epoch, 2);
+    // ZAB establishes epoch 4 with all three.
+    for id in 1..=3 {
+        net.nodes
+            .get_mut(&ServerId(id))
+            .unwrap()
+            .update_election_vote(4);
+    }
+    net.restart(1, history(4, 1));
+    net.run(10_000);
+    assert_eq!(net.leader_of(1), Some((3, ServerState::Following)));
+}
+
 #[test]
 fn a_stale_logical_clock_catches_up() {
     let mut net = Net::new(&[1, 2, 3], &[]);

@@ -937,20 +937,27 @@ impl World {
                     l.core.handle_log_read(local, for_learner, entries);
                 }
             }
-            Output::Established { epoch } => match &mut self.nodes[i].role {
-                Role::Leading(l) => {
-                    l.established = true;
-                    let sessions: Vec<(SessionId, i32)> = self.nodes[i].tree.sessions().collect();
-                    if let Role::Leading(l) = &mut self.nodes[i].role {
-                        for (s, t) in sessions {
-                            l.touched.insert(s, (local, t));
+            Output::Established { epoch } => {
+                // Leader.lead and Learner.syncWithLeader: updateElectionVote(epoch).
+                self.nodes[i]
+                    .election
+                    .update_election_vote(i64::from(epoch));
+                match &mut self.nodes[i].role {
+                    Role::Leading(l) => {
+                        l.established = true;
+                        let sessions: Vec<(SessionId, i32)> =
+                            self.nodes[i].tree.sessions().collect();
+                        if let Role::Leading(l) = &mut self.nodes[i].role {
+                            for (s, t) in sessions {
+                                l.touched.insert(s, (local, t));
+                            }
                         }
+                        self.checker.leader_established(epoch, i);
                     }
-                    self.checker.leader_established(epoch, i);
+                    Role::Following(f) => f.established = true,
+                    _ => {}
                 }
-                Role::Following(f) => f.established = true,
-                _ => {}
-            },
+            }
             Output::StepDown(_) => self.become_looking(i),
             Output::TouchSessions { touches } => {
                 if let Role::Leading(l) = &mut self.nodes[i].role {
