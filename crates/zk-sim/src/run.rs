@@ -370,7 +370,6 @@ impl World {
     fn timers(&mut self, i: usize) {
         let local = self.nodes[i].local(self.now);
         if let Some(z) = self.nodes[i].disk.complete_fsync(self.now) {
-            if std::env::var("ZK_SIM_TRACE").is_ok() { eprintln!("{} s{} FSYNCED {}", self.now, i+1, z); }
             match &mut self.nodes[i].role {
                 Role::Leading(l) => l.core.handle_logged(local, z),
                 Role::Following(f) => {
@@ -472,9 +471,6 @@ impl World {
     }
 
     fn crash(&mut self, i: usize) {
-        if std::env::var("ZK_SIM_TRACE").is_ok() {
-            eprintln!("{} s{} CRASH log {:?} durable {}", self.now, i + 1, self.nodes[i].disk.log.iter().map(|p| p.zxid.to_string()).collect::<Vec<_>>(), self.nodes[i].disk.durable);
-        }
         self.faults.crashes += 1;
         let node = &mut self.nodes[i];
         node.up = false;
@@ -506,9 +502,6 @@ impl World {
     }
 
     fn restart(&mut self, i: usize) {
-        if std::env::var("ZK_SIM_TRACE").is_ok() {
-            eprintln!("{} s{} RESTART", self.now, i + 1);
-        }
         self.faults.restarts += 1;
         let verifier = self.verifier.clone();
         let node = &mut self.nodes[i];
@@ -657,7 +650,6 @@ impl World {
                 let Endpoint::Server(from) = env.from else {
                     return;
                 };
-                if std::env::var("ZK_SIM_TRACE").is_ok() { eprintln!("{} s{} NOTIFY<- s{} {:?}", self.now, i+1, from+1, n); }
                 self.nodes[i]
                     .election
                     .handle_notification(local, server_id(from), n);
@@ -759,11 +751,10 @@ impl World {
     fn election_output(&mut self, i: usize, out: ElectionOutput) {
         match out {
             ElectionOutput::Send { to, notification } => {
-                if std::env::var("ZK_SIM_TRACE").is_ok() { eprintln!("{} s{} NOTIFY-> s{} {:?}", self.now, i+1, to.0, notification); }
                 let to = (to.0 - 1) as usize;
                 self.send(i, to, Payload::Election(notification));
             }
-            ElectionOutput::Decided { vote, state } => { if std::env::var("ZK_SIM_TRACE").is_ok() { eprintln!("{} s{} DECIDED {:?} {:?}", self.now, i+1, state, vote); } match state {
+            ElectionOutput::Decided { vote, state } => match state {
                 ServerState::Leading => self.start_leading(i),
                 ServerState::Following => {
                     let leader = (vote.leader.0 - 1) as usize;
@@ -779,7 +770,7 @@ impl World {
                     self.connect(i);
                 }
                 _ => self.become_looking(i),
-            }},
+            },
         }
     }
 
@@ -860,14 +851,6 @@ impl World {
 
     fn zab_output(&mut self, i: usize, out: Output) {
         let local = self.nodes[i].local(self.now);
-        if std::env::var("ZK_SIM_TRACE").is_ok() {
-            let d = match &out {
-                Output::Send { to, packet } => format!("Send conn{} type{} {}", to.0, packet.r#type, packet.zxid),
-                Output::SendToLeader(packet) => format!("SendToLeader type{} {}", packet.r#type, packet.zxid),
-                o => format!("{o:?}").chars().take(160).collect(),
-            };
-            eprintln!("{} s{} [log {:?} durable {} ep {}/{}] {}", self.now, i + 1, self.nodes[i].disk.log.iter().map(|p| p.zxid.to_string()).collect::<Vec<_>>(), self.nodes[i].disk.durable, self.nodes[i].disk.accepted_epoch, self.nodes[i].disk.current_epoch, d);
-        }
         match out {
             Output::Send { to, packet } => {
                 let Some(&(learner, _)) = self.conns.get(&to.0) else {
