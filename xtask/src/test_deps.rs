@@ -11,8 +11,12 @@ use anyhow::{Context, Result, bail};
 /// Where Debian's `zookeeper` package puts the server and client classes.
 pub(crate) const APACHE_JAR: &str = "/usr/share/java/zookeeper-3.8.0.jar";
 
+/// The C client's command-line shell, from Debian's `zookeeper-bin` (the server differential test
+/// runs it).
+pub(crate) const CLI_MT: &str = "/usr/lib/zookeeper/bin/cli_mt";
+
 fn ensure_apache_zookeeper() -> Result<()> {
-    if Path::new(APACHE_JAR).exists() {
+    if Path::new(APACHE_JAR).exists() && Path::new(CLI_MT).exists() {
         return Ok(());
     }
     println!("xtask: installing Debian's zookeeper packages for the interop tests");
@@ -23,7 +27,7 @@ fn ensure_apache_zookeeper() -> Result<()> {
         ])
         .status()
         .context("running apt-get")?;
-    if !installed.success() || !Path::new(APACHE_JAR).exists() {
+    if !installed.success() || !Path::new(APACHE_JAR).exists() || !Path::new(CLI_MT).exists() {
         bail!(
             "could not install Apache ZooKeeper 3.8: run 'apt-get install -y zookeeper zookeeper-bin' as root, then try again"
         );
