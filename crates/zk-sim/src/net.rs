@@ -112,8 +112,9 @@ impl Net {
         self.blocked.insert((from, to));
     }
 
-    pub fn heal(&mut self) {
-        self.blocked.clear();
+    /// Ends every partition; returns the (from, to) pairs that were cut.
+    pub fn heal(&mut self) -> BTreeSet<(usize, usize)> {
+        std::mem::take(&mut self.blocked)
     }
 
     pub fn partitions(&self) -> usize {

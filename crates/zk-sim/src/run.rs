@@ -14,7 +14,7 @@ use zk_datatree::{
 };
 use zk_election::{Majority, Output as ElectionOutput, QuorumServer, QuorumVerifier};
 use zk_jute::proto::{CreateRequest, DeleteRequest, SetDataRequest};
-use zk_jute::quorum::{PacketType, ServerState};
+use zk_jute::quorum::{Notification, PacketType, ServerState};
 use zk_jute::{Acl, ErrorCode, OpCode, Record, SessionId, Zxid};
 use zk_zab::{
     ForwardedRequest, Leader, LeaderInit, Learner, LearnerId, LearnerRole, Output, Proposal,
@@ -154,6 +154,9 @@ struct World {
     chaos: bool,
     heal_started: Option<u64>,
     acked_after_heal: usize,
+    /// (from, to) -> the last election notification `from` sent `to`: QuorumCnxManager's
+    /// `lastMessageSent`, re-sent when the link comes back.
+    last_notification: BTreeMap<(usize, usize), Notification>,
 }
 
 impl World {
@@ -236,6 +239,7 @@ impl World {
             chaos: true,
             heal_started: None,
             acked_after_heal: 0,
+            last_notification: BTreeMap::new(),
         }
     }
 
@@ -459,8 +463,9 @@ impl World {
             }
         }
         if self.net.partitions() > 0 && self.rng.chance(4) {
-            self.net.heal();
+            let healed = self.net.heal();
             self.faults.heals += 1;
+            self.links_back(healed);
         }
         for c in 0..self.workload.clients.len() {
             if self.rng.chance(1) && self.workload.clients[c].paused_until <= self.now {
@@ -472,6 +477,7 @@ impl World {
 
     fn crash(&mut self, i: usize) {
         self.faults.crashes += 1;
+        self.last_notification.retain(|&(from, _), _| from != i);
         let node = &mut self.nodes[i];
         node.up = false;
         node.role = Role::Down;
@@ -516,13 +522,36 @@ impl World {
         let history = self.nodes[i].history();
         self.nodes[i].election.look_for_leader(local, history);
         self.pump(i);
+        // Its notifications open election links to every peer, and each peer's SendWorker
+        // starts by re-sending the last notification it had for this server.
+        let links = (0..self.nodes.len())
+            .filter(|&j| j != i)
+            .map(|j| (j, i))
+            .collect();
+        self.links_back(links);
+    }
+
+    /// Election links that come back (a partition healed, a peer restarted): QuorumCnxManager's
+    /// SendWorker re-sends `lastMessageSent` on a new connection when its queue is empty, so the
+    /// last notification on each restored direction arrives after all (and is lost only if the
+    /// link is cut again).
+    fn links_back(&mut self, links: BTreeSet<(usize, usize)>) {
+        for (from, to) in links {
+            if !(self.nodes[from].up && self.nodes[to].up) {
+                continue;
+            }
+            if let Some(n) = self.last_notification.get(&(from, to)).cloned() {
+                self.send(from, to, Payload::Election(n));
+            }
+        }
     }
 
     fn heal(&mut self) {
         self.chaos = false;
         self.heal_started = Some(self.now);
-        self.net.heal();
+        let healed = self.net.heal();
         self.net.faults = NetFaults::CALM;
+        self.links_back(healed);
         for i in 0..self.nodes.len() {
             if !self.nodes[i].up {
                 self.restart(i);
@@ -752,6 +781,7 @@ impl World {
         match out {
             ElectionOutput::Send { to, notification } => {
                 let to = (to.0 - 1) as usize;
+                self.last_notification.insert((i, to), notification.clone());
                 self.send(i, to, Payload::Election(notification));
             }
             ElectionOutput::Decided { vote, state } => match state {

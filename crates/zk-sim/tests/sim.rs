@@ -60,8 +60,10 @@ fn committing_without_a_quorum_is_caught() {
 
 #[test]
 fn acking_before_fsync_is_caught() {
-    let caught = first_caught(Fault::AckBeforeFsync, 1..=400);
-    let text = caught.expect("no seed in 1..=400 caught acks before fsync");
+    // Rare by nature (a follower must lose an acked txn in a crash before its fsync completes,
+    // and then win an election): about 1 seed in 400 catches it; the first is 530.
+    let caught = first_caught(Fault::AckBeforeFsync, 1..=1000);
+    let text = caught.expect("no seed in 1..=1000 caught acks before fsync");
     assert!(
         !text.contains("liveness"),
         "caught only as a liveness bug: {text}"
