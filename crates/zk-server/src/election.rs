@@ -25,6 +25,7 @@ enum Command {
         reply: oneshot::Sender<Decision>,
     },
     SetState(ServerState),
+    UpdateVote(i64),
 }
 
 /// A handle on the election task; it stops when every handle is dropped.
@@ -38,6 +39,7 @@ impl std::fmt::Debug for Command {
         match self {
             Command::LookForLeader { history, .. } => write!(f, "LookForLeader({history:?})"),
             Command::SetState(state) => write!(f, "SetState({state:?})"),
+            Command::UpdateVote(epoch) => write!(f, "UpdateVote({epoch})"),
         }
     }
 }
@@ -64,6 +66,12 @@ impl ElectionService {
     /// peers get the right answer.
     pub async fn set_state(&self, state: ServerState) {
         let _ = self.commands.send(Command::SetState(state)).await;
+    }
+
+    /// Once this server leads or has synced with its leader in `epoch`, its vote carries that epoch
+    /// (`updateElectionVote`), so peers that look later see one vote from the whole ensemble.
+    pub async fn update_election_vote(&self, epoch: i64) {
+        let _ = self.commands.send(Command::UpdateVote(epoch)).await;
     }
 }
 
@@ -99,6 +107,7 @@ async fn run(cnx: QuorumCnxManager, mut election: Election, mut inbox: mpsc::Rec
                     election.look_for_leader(now(), history);
                 }
                 Some(Command::SetState(state)) => election.set_state(state),
+                Some(Command::UpdateVote(epoch)) => election.update_election_vote(epoch),
             },
             message = cnx.recv() => match Notification::decode(&message.payload) {
                 Ok(notification) => election.handle_notification(now(), message.from, notification),
