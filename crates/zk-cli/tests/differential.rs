@@ -58,23 +58,6 @@ fn same_output_as_apache_zkcli() {
             std::fs::write(format!("{dir}/{name}"), text).expect("write");
         }
     }
-    similar_asserts(&java_out, &our_out, "stdout");
-    similar_asserts(&java_err, &our_err, "stderr");
-}
-
-fn similar_asserts(java: &str, ours: &str, what: &str) {
-    if java != ours {
-        let j: Vec<&str> = java.lines().collect();
-        let o: Vec<&str> = ours.lines().collect();
-        let first = j
-            .iter()
-            .zip(&o)
-            .position(|(a, b)| a != b)
-            .unwrap_or(j.len().min(o.len()));
-        panic!(
-            "{what} differs at line {first}:\n--- zkCli.sh ---\n{}\n--- zkcli ---\n{}",
-            j[first.saturating_sub(3)..].join("\n"),
-            o[first.saturating_sub(3)..].join("\n")
-        );
-    }
+    zk_testkit::assert_same_text("stdout", ("zkCli.sh", &java_out), ("zkcli", &our_out));
+    zk_testkit::assert_same_text("stderr", ("zkCli.sh", &java_err), ("zkcli", &our_err));
 }

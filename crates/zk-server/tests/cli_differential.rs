@@ -129,23 +129,6 @@ fn run_both(address: &str) -> (String, String, String) {
     )
 }
 
-fn assert_same(java: &str, ours: &str, what: &str) {
-    if java != ours {
-        let j: Vec<&str> = java.lines().collect();
-        let o: Vec<&str> = ours.lines().collect();
-        let first = j
-            .iter()
-            .zip(&o)
-            .position(|(a, b)| a != b)
-            .unwrap_or(j.len().min(o.len()));
-        panic!(
-            "{what} differs at line {first}:\n--- against Apache ---\n{}\n--- against ours ---\n{}",
-            j[first.saturating_sub(3)..].join("\n"),
-            o[first.saturating_sub(3)..].join("\n")
-        );
-    }
-}
-
 #[test]
 fn zkcli_and_cli_mt_see_the_same_server() {
     common::require_zkcli();
@@ -177,7 +160,19 @@ fn zkcli_and_cli_mt_see_the_same_server() {
         a_out.contains("WatchedEvent state:SyncConnected type:NodeDataChanged"),
         "{a_out}"
     );
-    assert_same(&a_out, &o_out, "zkCli.sh stdout");
-    assert_same(&a_err, &o_err, "zkCli.sh stderr");
-    assert_same(&a_c, &o_c, "cli_mt output");
+    zk_testkit::assert_same_text(
+        "zkCli.sh stdout",
+        ("against Apache", &a_out),
+        ("against ours", &o_out),
+    );
+    zk_testkit::assert_same_text(
+        "zkCli.sh stderr",
+        ("against Apache", &a_err),
+        ("against ours", &o_err),
+    );
+    zk_testkit::assert_same_text(
+        "cli_mt output",
+        ("against Apache", &a_c),
+        ("against ours", &o_c),
+    );
 }

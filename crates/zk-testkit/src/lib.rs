@@ -191,3 +191,28 @@ impl Drop for ApacheServer {
         let _ = self.child.wait();
     }
 }
+
+/// Asserts two texts are equal; on a difference, shows both from a few lines before the first
+/// differing line, labelled.
+pub fn assert_same_text(
+    what: &str,
+    (left_label, left): (&str, &str),
+    (right_label, right): (&str, &str),
+) {
+    if left == right {
+        return;
+    }
+    let l: Vec<&str> = left.lines().collect();
+    let r: Vec<&str> = right.lines().collect();
+    let first = l
+        .iter()
+        .zip(&r)
+        .position(|(a, b)| a != b)
+        .unwrap_or(l.len().min(r.len()));
+    let from = first.saturating_sub(3);
+    panic!(
+        "{what} differs at line {first}:\n--- {left_label} ---\n{}\n--- {right_label} ---\n{}",
+        l[from..].join("\n"),
+        r[from..].join("\n")
+    );
+}
