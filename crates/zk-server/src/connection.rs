@@ -86,6 +86,8 @@ pub(crate) enum ToCore {
     },
     FourLetter {
         word: String,
+        /// The asking connection's peer: 3.8 lists it among the connections it reports.
+        addr: SocketAddr,
         reply: oneshot::Sender<String>,
     },
 }
@@ -141,6 +143,7 @@ pub(crate) async fn serve<S>(
         let text = if core
             .send(ToCore::FourLetter {
                 word: word.clone(),
+                addr,
                 reply,
             })
             .await

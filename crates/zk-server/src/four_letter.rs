@@ -2,6 +2,7 @@
 //! output formats.
 
 use std::fmt::Write;
+use std::net::SocketAddr;
 
 use crate::pipeline::Core;
 
@@ -16,17 +17,94 @@ pub(crate) const NOT_SERVING: &str = "This ZooKeeper instance is not currently s
 /// The version line's text (the part tools parse is before the first `-`).
 pub(crate) const VERSION: &str = "3.8.0-zookeeper-rs, built on 2026-01-01 00:00 UTC";
 
+/// `ZooKeeperServer.getDirSize`: the lengths of every file below `dir`.
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
-                .filter_map(|e| e.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// The line `stat` and `cons` print for the connection asking: 3.8 lists it too, not
+/// interested in reading (`[0]`), its word received and its answer not yet sent.
+fn asker_line(o: &mut String, asker: SocketAddr) {
+    let _ = writeln!(
+        o,
+        " /{}:{}[0](queued=0,recved=1,sent=0)",
+        asker.ip(),
+        asker.port()
+    );
+}
+
+/// A file under /proc, trimmed; `<NA>` (what Java prints for a missing property) when absent.
+fn proc_value(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "<NA>".to_owned())
+}
+
+/// `InetAddress.getLocalHost().getCanonicalHostName()` as the hosts file answers it: the
+/// address the host name maps to, then the first name of that address's first line.
+fn canonical_host_name(host: &str) -> String {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let lines: Vec<Vec<&str>> = hosts
+        .lines()
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect()
+        })
+        .filter(|f: &Vec<&str>| f.len() >= 2)
+        .collect();
+    let Some(ip) = lines.iter().find(|f| f[1..].contains(&host)).map(|f| f[0]) else {
+        return host.to_owned();
+    };
+    lines
+        .iter()
+        .find(|f| f[0] == ip)
+        .map_or_else(|| host.to_owned(), |f| f[1].to_owned())
+}
+
+/// Java's `user.name`: the passwd entry of our uid.
+fn user_name() -> String {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+        });
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    uid.and_then(|uid| {
+        passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid).then(|| f[0].to_owned())
+        })
+    })
+    .or_else(|| std::env::var("USER").ok())
+    .unwrap_or_else(|| "<NA>".to_owned())
+}
+
+/// Java's `os.arch` for Rust's architecture name.
+fn java_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "x86" => "x86",
+        "aarch64" => "aarch64",
+        "powerpc64" => "ppc64",
+        "s390x" => "s390x",
+        other => other,
+    }
 }
 
 fn java_date(ms: i64) -> String {
@@ -54,7 +132,7 @@ fn java_date(ms: i64) -> String {
 
 impl Core {
     /// The text a four-letter word answers with.
-    pub(crate) fn four_letter(&mut self, word: &str) -> String {
+    pub(crate) fn four_letter(&mut self, word: &str, asker: SocketAddr) -> String {
         if !self
             .config
             .four_letter_whitelist
@@ -83,6 +161,7 @@ impl Core {
                             c.stats.packets_sent
                         );
                     }
+                    asker_line(&mut o, asker);
                     o.push('\n');
                 }
                 let s = &self.stats;
@@ -95,7 +174,7 @@ impl Core {
                 );
                 let _ = writeln!(o, "Received: {}", s.packets_received);
                 let _ = writeln!(o, "Sent: {}", s.packets_sent);
-                let _ = writeln!(o, "Connections: {}", self.conns.len());
+                let _ = writeln!(o, "Connections: {}", self.conns.len() + 1);
                 let _ = writeln!(o, "Outstanding: {}", self.outstanding());
                 let _ = writeln!(o, "Zxid: 0x{:x}", self.last_zxid());
                 o.push_str("Mode: standalone\n");
@@ -160,6 +239,7 @@ impl Core {
                     }
                     o.push_str(")\n");
                 }
+                asker_line(&mut o, asker);
                 o.push('\n');
             }
             "crst" => {
@@ -202,37 +282,39 @@ impl Core {
                     }
                 }
                 o.push_str("Connections dump:\n");
-                let _ = writeln!(o, "Connections Sets (0)/({}):", self.conns.len());
+                self.dump_connections(&mut o, asker, offset);
             }
             "envi" => {
                 o.push_str("Environment:\n");
-                let host = std::fs::read_to_string("/etc/hostname")
-                    .map(|s| s.trim().to_owned())
-                    .unwrap_or_else(|_| "localhost".into());
+                let host = proc_value("/proc/sys/kernel/hostname");
                 let cwd = std::env::current_dir()
                     .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                let user = std::env::var("USER").unwrap_or_default();
-                let home = std::env::var("HOME").unwrap_or_default();
+                    .unwrap_or_else(|_| "<NA>".into());
+                let home = std::env::var("HOME").unwrap_or_else(|_| "<NA>".into());
+                // The java.* properties and the JVM heap figures (os.memory.*) describe a JVM
+                // this server does not run on: they print `<NA>`, what Java itself prints for
+                // a property it does not have, rather than a made-up value. java.io.tmpdir is
+                // the temp dir we would use; the os.* and user.* values are the real ones.
+                let na = || "<NA>".to_owned();
                 let lines = [
                     ("zookeeper.version", VERSION.to_owned()),
-                    ("host.name", host),
-                    ("java.version", "17".to_owned()),
-                    ("java.vendor", "zookeeper-rs".to_owned()),
-                    ("java.home", String::new()),
-                    ("java.class.path", String::new()),
-                    ("java.library.path", String::new()),
+                    ("host.name", canonical_host_name(&host)),
+                    ("java.version", na()),
+                    ("java.vendor", na()),
+                    ("java.home", na()),
+                    ("java.class.path", na()),
+                    ("java.library.path", na()),
                     ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
-                    ("java.compiler", "<NA>".to_owned()),
-                    ("os.name", std::env::consts::OS.to_owned()),
-                    ("os.arch", std::env::consts::ARCH.to_owned()),
-                    ("os.version", String::new()),
-                    ("user.name", user),
+                    ("java.compiler", na()),
+                    ("os.name", proc_value("/proc/sys/kernel/ostype")),
+                    ("os.arch", java_arch().to_owned()),
+                    ("os.version", proc_value("/proc/sys/kernel/osrelease")),
+                    ("user.name", user_name()),
                     ("user.home", home),
                     ("user.dir", cwd),
-                    ("os.memory.free", "0MB".to_owned()),
-                    ("os.memory.max", "0MB".to_owned()),
-                    ("os.memory.total", "0MB".to_owned()),
+                    ("os.memory.free", na()),
+                    ("os.memory.max", na()),
+                    ("os.memory.total", na()),
                 ];
                 for (k, v) in lines {
                     let _ = writeln!(o, "{k}={v}");
@@ -310,7 +392,7 @@ impl Core {
                     ("min_latency", s.min_latency.unwrap_or(0).to_string()),
                     ("packets_received", s.packets_received.to_string()),
                     ("packets_sent", s.packets_sent.to_string()),
-                    ("num_alive_connections", self.conns.len().to_string()),
+                    ("num_alive_connections", (self.conns.len() + 1).to_string()),
                     ("outstanding_requests", self.outstanding().to_string()),
                     ("uptime", self.started.elapsed().as_millis().to_string()),
                     ("znode_count", (self.tree.node_count() + 1).to_string()),
@@ -331,6 +413,55 @@ impl Core {
             _ => {}
         }
         o
+    }
+}
+
+impl Core {
+    /// `NIOServerCnxnFactory.dumpConnections`: the connection expiry queue, whose buckets are
+    /// `nio.sessionlessCnxnTimeout` wide. A connection with a session expires with it; one
+    /// without (the asker included) a sessionless timeout after it came.
+    fn dump_connections(&self, o: &mut String, asker: SocketAddr, offset: i64) {
+        let interval = (self.config.sessionless_cnxn_timeout_ms as i64).max(1);
+        let sessionless = self.config.sessionless_cnxn_timeout_ms as i64;
+        let mut session_expiry = std::collections::HashMap::new();
+        for (t, ids) in self.sessions.buckets() {
+            for id in ids {
+                session_expiry.insert(*id, t);
+            }
+        }
+        let mut buckets: std::collections::BTreeMap<i64, Vec<(SocketAddr, i64)>> =
+            Default::default();
+        let mut entries: Vec<(i64, SocketAddr, i64)> = self
+            .conns
+            .values()
+            .map(|c| {
+                let sid = c.session.unwrap_or(0);
+                let t = session_expiry
+                    .get(&sid)
+                    .copied()
+                    .unwrap_or(c.established_ms - offset + sessionless);
+                (t, c.addr, sid)
+            })
+            .collect();
+        entries.push((self.now() + sessionless, asker, 0));
+        for (t, addr, sid) in entries {
+            let bucket = (t / interval + 1) * interval;
+            buckets.entry(bucket).or_default().push((addr, sid));
+        }
+        let total: usize = buckets.values().map(Vec::len).sum();
+        let _ = writeln!(o, "Connections Sets ({})/({total}):", buckets.len());
+        for (t, mut conns) in buckets {
+            conns.sort();
+            let _ = writeln!(o, "{} expire at {}:", conns.len(), java_date(t + offset));
+            for (addr, sid) in conns {
+                let _ = writeln!(
+                    o,
+                    "\tip: /{}:{} sessionId: 0x{sid:x}",
+                    addr.ip(),
+                    addr.port()
+                );
+            }
+        }
     }
 }
 

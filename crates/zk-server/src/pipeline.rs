@@ -404,8 +404,11 @@ impl Core {
                 permit,
             } => self.request(conn, header, body, permit),
             ToCore::Closed { conn } => self.closed(conn),
-            ToCore::FourLetter { word, reply } => {
-                let text = self.four_letter(&word);
+            ToCore::FourLetter { word, addr, reply } => {
+                // Like NIOServerCnxn: the word is a received packet, its answer a sent one.
+                self.stats.packets_received += 1;
+                let text = self.four_letter(&word, addr);
+                self.stats.packets_sent += 1;
                 let _ = reply.send(text);
             }
         }
@@ -828,10 +831,11 @@ impl Core {
                 let applied = self.tree.apply(&entry.header, &entry.body);
                 self.pending.applied(entry.header.zxid);
                 let zxid = entry.header.zxid.0;
-                if entry.digest.is_some() {
+                // DataTree.logZxidDigest: every 128th zxid, the last 1024 of them.
+                if entry.digest.is_some() && zxid % 128 == 0 {
                     self.digests
                         .push_back((entry.header.zxid, self.tree.digest()));
-                    if self.digests.len() > 1000 {
+                    if self.digests.len() > 1024 {
                         self.digests.pop_front();
                     }
                 }
