@@ -384,6 +384,17 @@ impl Core {
                     .into_iter()
                     .map(|sid| self.tree.ephemerals(sid).len())
                     .sum();
+                // DataTree.approximateDataSize: path and data lengths of every entry of its node
+                // map, where the root is there twice, as "" and as "/".
+                let approximate_data_size: usize = self
+                    .tree
+                    .walk()
+                    .map(|n| {
+                        let data = n.data.map_or(0, |d| d.len());
+                        let entries = if n.path.is_empty() { 2 } else { 1 };
+                        (n.path.len() + data) * entries + usize::from(n.path.is_empty())
+                    })
+                    .sum();
                 let lines: Vec<(&str, String)> = vec![
                     ("version", VERSION.to_owned()),
                     ("server_state", "standalone".to_owned()),
@@ -398,14 +409,21 @@ impl Core {
                     ("znode_count", (self.tree.node_count() + 1).to_string()),
                     ("watch_count", (data.watches + child.watches).to_string()),
                     ("ephemerals_count", ephemerals.to_string()),
-                    ("approximate_data_size", "0".to_owned()),
+                    ("approximate_data_size", approximate_data_size.to_string()),
                     ("open_file_descriptor_count", open_fds().to_string()),
-                    ("max_file_descriptor_count", "1048576".to_owned()),
                     ("global_sessions", self.sessions.len().to_string()),
                     ("local_sessions", "0".to_owned()),
                     ("auth_failed_count", "0".to_owned()),
-                    ("digest_mismatches_count", "0".to_owned()),
+                    (
+                        "digest_mismatches_count",
+                        self.digest_mismatches.to_string(),
+                    ),
                 ];
+                let mut lines = lines;
+                // Left out, not guessed, when /proc does not say.
+                if let Some(max) = max_fds() {
+                    lines.insert(15, ("max_file_descriptor_count", max.to_string()));
+                }
                 for (k, v) in lines {
                     let _ = writeln!(o, "zk_{k}\t{v}");
                 }
@@ -470,6 +488,17 @@ fn abs(p: &std::path::Path) -> String {
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
         .to_string()
+}
+
+/// The soft limit on open files (what `getMaxFileDescriptorCount` reports), from /proc.
+fn max_fds() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn open_fds() -> usize {

@@ -182,6 +182,9 @@ pub(crate) struct Core {
     pub(crate) snap_dir: PathBuf,
     pub(crate) log_dir: PathBuf,
     pub(crate) digests: VecDeque<(Zxid, i64)>,
+    /// Txns whose recorded digest differed from the tree's once applied (at load and live),
+    /// as `DataTree.compareDigest` counts them for `zk_digest_mismatches_count`.
+    pub(crate) digest_mismatches: u64,
     pub(crate) sasl_users: HashMap<String, String>,
     hard_cap: usize,
 }
@@ -276,6 +279,7 @@ impl Core {
             hash_seed: wall_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15,
         };
         let restored = zk_persistence::restore_tree(&mut store, tree_config)?;
+        let digest_mismatches = restored.digest_mismatches;
         let mut tree = restored.tree;
         let zxid = tree.last_processed_zxid();
         let now = 0i64;
@@ -347,6 +351,7 @@ impl Core {
             snap_dir,
             log_dir,
             digests: VecDeque::new(),
+            digest_mismatches,
             sasl_users,
             config,
         };
@@ -831,6 +836,13 @@ impl Core {
                 let applied = self.tree.apply(&entry.header, &entry.body);
                 self.pending.applied(entry.header.zxid);
                 let zxid = entry.header.zxid.0;
+                if entry
+                    .digest
+                    .as_ref()
+                    .is_some_and(|d| d.tree_digest != self.tree.digest())
+                {
+                    self.digest_mismatches += 1;
+                }
                 // DataTree.logZxidDigest: every 128th zxid, the last 1024 of them.
                 if entry.digest.is_some() && zxid % 128 == 0 {
                     self.digests
