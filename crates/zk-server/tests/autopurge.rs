@@ -1,46 +1,22 @@
 //! autopurge: with `autopurge.purgeInterval` set, the server purges at start and keeps the newest
 //! `autopurge.snapRetainCount` snapshots.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use zk_jute::proto::{ConnectRequest, ConnectResponse, ReplyHeader, RequestHeader};
-use zk_jute::{OpCode, Record, SessionId, Xid, Zxid};
+use bytes::BytesMut;
+use zk_jute::proto::{ReplyHeader, RequestHeader};
+use zk_jute::{OpCode, Record, Xid};
 use zk_server::{Server, ServerConfig};
 
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut v = (body.len() as i32).to_be_bytes().to_vec();
-    v.extend_from_slice(body);
-    v
-}
+mod common;
 
-fn read_frame(s: &mut TcpStream) -> Bytes {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).unwrap();
-    Bytes::from(body)
-}
+use common::raw::{frame, open_session, read_frame};
 
 /// Opens and closes one session: two txns, so the next start snapshots at a new zxid.
 fn session_round_trip(addr: SocketAddr) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut b = BytesMut::new();
-    ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: Zxid(0),
-        time_out: 30_000,
-        session_id: SessionId(0),
-        passwd: Bytes::from_static(&[0; 16]),
-    }
-    .write_with_flag(false, &mut b);
-    s.write_all(&frame(&b)).unwrap();
-    let mut resp = read_frame(&mut s);
-    ConnectResponse::read_with_flag(&mut resp).unwrap();
+    let (mut s, _) = open_session(addr);
     let mut b = BytesMut::new();
     RequestHeader {
         xid: Xid(1),
@@ -48,7 +24,7 @@ fn session_round_trip(addr: SocketAddr) {
     }
     .write(&mut b);
     s.write_all(&frame(&b)).unwrap();
-    let mut reply = read_frame(&mut s);
+    let mut reply = read_frame(&mut s).unwrap();
     assert_eq!(ReplyHeader::read(&mut reply).unwrap().err, 0);
 }
 

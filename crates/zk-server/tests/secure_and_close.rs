@@ -2,16 +2,19 @@
 //! socket: `ReplyHeader(xid, zxid, 0)` arrives before the server closes the connection.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use zk_jute::proto::{ConnectRequest, ConnectResponse, ReplyHeader, RequestHeader};
-use zk_jute::{OpCode, Record, SessionId, Xid, Zxid};
+use zk_jute::proto::{ReplyHeader, RequestHeader};
+use zk_jute::{OpCode, Record, Xid};
 use zk_server::{Server, ServerConfig};
+
+mod common;
+
+use common::raw::{frame, open_session, read_frame};
 
 fn data(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,20 +22,6 @@ fn data(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut v = (body.len() as i32).to_be_bytes().to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
-fn read_frame(s: &mut TcpStream) -> std::io::Result<Bytes> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body)?;
-    Ok(Bytes::from(body))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,20 +98,7 @@ async fn close_session_is_answered_before_the_connection_closes() {
         .unwrap();
     let addr = server.client_addr();
     tokio::task::spawn_blocking(move || {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut b = BytesMut::new();
-        ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid(0),
-            time_out: 30_000,
-            session_id: SessionId(0),
-            passwd: Bytes::from_static(&[0; 16]),
-        }
-        .write_with_flag(false, &mut b);
-        s.write_all(&frame(&b)).unwrap();
-        let mut resp = read_frame(&mut s).unwrap();
-        let (r, _) = ConnectResponse::read_with_flag(&mut resp).unwrap();
+        let (mut s, r) = open_session(addr);
         assert_ne!(r.session_id.0, 0);
         let mut b = BytesMut::new();
         RequestHeader {

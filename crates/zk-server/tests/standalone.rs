@@ -11,6 +11,10 @@ use zk_jute::proto::*;
 use zk_jute::{Acl, OpCode, Record, SessionId, Xid, Zxid};
 use zk_server::{Server, ServerConfig};
 
+mod common;
+
+use common::raw::{frame, read_frame};
+
 fn config(dir: &std::path::Path) -> ServerConfig {
     let text = format!(
         "tickTime=200\ndataDir={}\nclientPort=0\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n",
@@ -25,20 +29,6 @@ struct Client {
     session: i64,
     passwd: Bytes,
     timeout: i32,
-}
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut v = (body.len() as i32).to_be_bytes().to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
-fn read_frame(s: &mut TcpStream) -> std::io::Result<Bytes> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body)?;
-    Ok(Bytes::from(body))
 }
 
 impl Client {
