@@ -27,9 +27,10 @@ pub use names::VERSION_DIR;
 pub use purge::{DatadirCleanup, MIN_SNAP_RETAIN_COUNT, purge};
 pub use restore::{FileTxnSnapLog, Restored, SnapshotLoad, StoreOptions};
 pub use snapshot::{
-    FileSnap, LoadedSnapshot, MAX_SNAPSHOTS_TRIED, NodeRef, OPEN_ACL_INDEX, Snapshot,
-    SnapshotCollector, SnapshotJob, SnapshotNode, SnapshotSink, SnapshotSource, SnapshotSummary,
-    SnapshotThread, WrittenSnapshot, ZxidDigest,
+    FileSnap, LEARNER_SNAPSHOT_SIGNATURE, LoadedSnapshot, MAX_SNAPSHOTS_TRIED, NodeRef,
+    OPEN_ACL_INDEX, Snapshot, SnapshotCollector, SnapshotJob, SnapshotNode, SnapshotSink,
+    SnapshotSource, SnapshotSummary, SnapshotThread, WrittenSnapshot, ZxidDigest,
+    read_learner_snapshot, write_learner_snapshot,
 };
 pub use trigger::{DEFAULT_SNAP_COUNT, DEFAULT_SNAP_SIZE_LIMIT_KB, SnapshotPolicy};
 pub use txnlog::{FileTxnLog, LogOptions, LoggedTxn, TornTail, TxnIterator, read_dir};

@@ -20,8 +20,8 @@ pub use body::{
     NodeRef, OPEN_ACL_INDEX, Snapshot, SnapshotCollector, SnapshotNode, SnapshotSink,
     SnapshotSource, ZxidDigest,
 };
-pub use read::SnapshotSummary;
-pub use write::WrittenSnapshot;
+pub use read::{LEARNER_SNAPSHOT_SIGNATURE, SnapshotSummary, read_learner_snapshot};
+pub use write::{WrittenSnapshot, write_learner_snapshot};
 
 /// How many snapshots recovery tries, newest first, before giving up (as 3.8).
 pub const MAX_SNAPSHOTS_TRIED: usize = 100;

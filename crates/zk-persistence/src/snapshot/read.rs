@@ -55,9 +55,9 @@ impl From<io::Error> for Fault {
 
 type Step<T> = std::result::Result<T, Fault>;
 
-/// A buffered reader that tracks the file offset and the Adler-32 of the bytes consumed.
-struct Input {
-    file: File,
+/// A buffered reader that tracks the offset and the Adler-32 of the bytes consumed.
+struct Input<R = File> {
+    file: R,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -69,7 +69,7 @@ struct Input {
     summed: usize,
 }
 
-impl Input {
+impl<R: Read> Input<R> {
     fn offset(&self) -> u64 {
         self.base + self.start as u64
     }
@@ -235,7 +235,7 @@ pub(crate) fn read_snapshot(
 }
 
 fn read_body(
-    input: &mut Input,
+    input: &mut Input<File>,
     snap_zxid: Zxid,
     sink: &mut dyn SnapshotSink,
     rejected: &mut Option<String>,
@@ -248,6 +248,30 @@ fn read_body(
             FileHeader::SNAPSHOT_MAGIC
         )));
     }
+    let mut summary = read_records(input, sink, rejected)?;
+    input.check_seal()?;
+    // The digest section is optional: a file that ends (even part way) inside it has none, as
+    // `DataTree.deserializeZxidDigest` treats EOF.
+    let digest = match read_digest(input) {
+        Ok(d) => d,
+        Err(Fault::Eof) => return Ok(summary),
+        Err(other) => return Err(other),
+    };
+    input.check_seal()?;
+    summary.digest = Some(digest);
+    if digest.zxid.0 > 0 && digest.zxid >= snap_zxid {
+        sink.digest(digest);
+    }
+    Ok(summary)
+}
+
+/// Sessions, the ACL map and the nodes up to the closing `"/"`: what `SerializeUtils`
+/// writes both to a snapshot file (after its header) and to a learner after SNAP.
+fn read_records<R: Read>(
+    input: &mut Input<R>,
+    sink: &mut dyn SnapshotSink,
+    rejected: &mut Option<String>,
+) -> Step<SnapshotSummary> {
     let mut summary = SnapshotSummary {
         sessions: 0,
         acls: 0,
@@ -290,23 +314,62 @@ fn read_body(
             tracing::info!(nodes = summary.nodes, "loading snapshot");
         }
     }
-    input.check_seal()?;
-    // The digest section is optional: a file that ends (even part way) inside it has none, as
-    // `DataTree.deserializeZxidDigest` treats EOF.
-    let digest = match read_digest(input) {
-        Ok(d) => d,
-        Err(Fault::Eof) => return Ok(summary),
-        Err(other) => return Err(other),
-    };
-    input.check_seal()?;
-    summary.digest = Some(digest);
-    if digest.zxid.0 > 0 && digest.zxid >= snap_zxid {
-        sink.digest(digest);
-    }
     Ok(summary)
 }
 
-fn read_digest(input: &mut Input) -> Step<ZxidDigest> {
+/// The signature a leader writes after the snapshot it streams to a learner.
+pub const LEARNER_SNAPSHOT_SIGNATURE: &str = "BenWasHere";
+
+/// Reads the snapshot a leader streams after a SNAP packet (sessions, ACL map, nodes, `"/"`,
+/// then the signature `"BenWasHere"`, with no header, checksum or digest) from `reader`, whose
+/// first bytes are `buffered`. Returns what it read and the bytes it took off `reader` past the
+/// signature (the packets that follow).
+pub fn read_learner_snapshot<R: Read>(
+    buffered: &[u8],
+    reader: R,
+    sink: &mut dyn SnapshotSink,
+) -> Result<(SnapshotSummary, Vec<u8>)> {
+    let mut buf = vec![0; (1 << 20).max(buffered.len().next_power_of_two())];
+    buf[..buffered.len()].copy_from_slice(buffered);
+    let mut input = Input {
+        file: reader,
+        buf,
+        start: 0,
+        end: buffered.len(),
+        base: 0,
+        len: u64::MAX,
+        sum: Adler32::new(),
+        summed: 0,
+    };
+    let mut rejected = None;
+    let stream = std::path::Path::new("<leader link>");
+    let step = read_records(&mut input, sink, &mut rejected).and_then(|summary| {
+        let signature = input.string()?;
+        if signature != LEARNER_SNAPSHOT_SIGNATURE {
+            return Err(Fault::Invalid(format!(
+                "missing signature: expected {LEARNER_SNAPSHOT_SIGNATURE:?}, got {signature:?}"
+            )));
+        }
+        Ok(summary)
+    });
+    let offset = input.offset();
+    match step {
+        Ok(summary) => Ok((summary, input.buf[input.start..input.end].to_vec())),
+        Err(Fault::Io(e)) => Err(Error::io("read the leader's snapshot", stream)(e)),
+        Err(Fault::Eof) => Err(Error::CorruptSnapshot {
+            path: stream.to_path_buf(),
+            offset,
+            reason: "the leader closed the link inside the snapshot".into(),
+        }),
+        Err(Fault::Invalid(reason)) => Err(Error::CorruptSnapshot {
+            path: stream.to_path_buf(),
+            offset,
+            reason: rejected.unwrap_or(reason),
+        }),
+    }
+}
+
+fn read_digest(input: &mut Input<File>) -> Step<ZxidDigest> {
     let zxid = Zxid(input.i64()?);
     let version = input.i32()?;
     let digest = if version < 2 {

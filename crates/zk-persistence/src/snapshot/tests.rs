@@ -218,3 +218,46 @@ fn background_snapshots_run_one_at_a_time() {
     job.join().unwrap();
     assert_eq!(load(&dir.path().join("snapshot.a")).unwrap(), sample(10));
 }
+
+#[test]
+fn the_learner_stream_is_the_file_body_then_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = FileSnap::new(dir.path());
+    let mut source = sample(9);
+    snap.write(Zxid(9), &mut source).unwrap();
+    let file = fs::read(snap.path_for(Zxid(9))).unwrap();
+
+    let mut stream = Vec::new();
+    let nodes = write_learner_snapshot(&mut source, &mut stream).unwrap();
+    assert_eq!(nodes, source.nodes.len() as u64);
+    // The file is header (16 bytes), the same records, then its seal and digest section.
+    let body = &stream[..stream.len() - 14];
+    assert_eq!(&file[16..16 + body.len()], body);
+    assert_eq!(&stream[stream.len() - 14..], b"\0\0\0\x0aBenWasHere");
+
+    // Read back from a stream that carries the next packet after the signature, in small reads
+    // and with part of it already buffered by the caller.
+    let mut wire = stream.clone();
+    wire.extend_from_slice(b"next packet");
+    let (head, rest) = wire.split_at(5);
+    let mut collector = SnapshotCollector::new();
+    let (summary, leftover) =
+        read_learner_snapshot(head, std::io::Cursor::new(rest), &mut collector).unwrap();
+    assert_eq!(summary.nodes, nodes);
+    assert_eq!(leftover, b"next packet");
+    let got = collector.into_snapshot();
+    assert_eq!(got.sessions, source.sessions);
+    assert_eq!(got.acls, source.acls);
+    assert_eq!(got.nodes, source.nodes);
+    assert_eq!(got.digest, None);
+
+    // A link that closes inside the snapshot, or a stream without the signature, is an error.
+    for cut in [0, 10, stream.len() - 1] {
+        let err = read_learner_snapshot(&[], &stream[..cut], &mut SnapshotCollector::new());
+        assert!(err.is_err(), "cut at {cut}");
+    }
+    let mut unsigned = stream[..stream.len() - 14].to_vec();
+    unsigned.extend_from_slice(b"\0\0\0\x02hi");
+    let err = read_learner_snapshot(&[], &unsigned[..], &mut SnapshotCollector::new()).unwrap_err();
+    assert!(err.to_string().contains("BenWasHere"), "{err}");
+}

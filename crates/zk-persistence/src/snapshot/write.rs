@@ -31,13 +31,13 @@ impl<W: Write> Write for Checked<W> {
 }
 
 /// Encodes records into a scratch buffer and writes it out in one call per record.
-struct Out<'a> {
-    w: Checked<BufWriter<File>>,
+struct Out<'a, W = BufWriter<File>> {
+    w: Checked<W>,
     scratch: Vec<u8>,
     path: &'a Path,
 }
 
-impl Out<'_> {
+impl<W: Write> Out<'_, W> {
     fn emit(&mut self) -> Result<()> {
         self.w
             .write_all(&self.scratch)
@@ -103,28 +103,7 @@ pub(crate) fn write_snapshot(
         path,
     };
     FileHeader::snapshot().write(&mut out.scratch);
-
-    let sessions = source.sessions();
-    out.scratch.put_i32(sessions.len() as i32);
-    for (id, timeout) in sessions {
-        out.scratch.put_i64(id.0);
-        out.scratch.put_i32(timeout);
-    }
-    let acls = source.acls();
-    out.scratch.put_i32(acls.len() as i32);
-    for (index, list) in &acls {
-        out.scratch.put_i64(*index);
-        list.write(&mut out.scratch);
-    }
-    out.emit()?;
-
-    let mut nodes = 0u64;
-    source.nodes(&mut |node| {
-        nodes += 1;
-        out.node(node)
-    })?;
-    put_str(&mut out.scratch, "/");
-    out.emit()?;
+    let nodes = write_records(&mut out, source)?;
     out.seal()?;
 
     let digest = source.digest();
@@ -154,4 +133,51 @@ pub(crate) fn write_snapshot(
         bytes,
         digest,
     })
+}
+
+/// Sessions, the ACL map, the nodes and the closing `"/"` (`SerializeUtils.serializeSnapshot`).
+fn write_records<W: Write>(out: &mut Out<'_, W>, source: &mut dyn SnapshotSource) -> Result<u64> {
+    let sessions = source.sessions();
+    out.scratch.put_i32(sessions.len() as i32);
+    for (id, timeout) in sessions {
+        out.scratch.put_i64(id.0);
+        out.scratch.put_i32(timeout);
+    }
+    let acls = source.acls();
+    out.scratch.put_i32(acls.len() as i32);
+    for (index, list) in &acls {
+        out.scratch.put_i64(*index);
+        list.write(&mut out.scratch);
+    }
+    out.emit()?;
+    let mut nodes = 0u64;
+    source.nodes(&mut |node| {
+        nodes += 1;
+        out.node(node)
+    })?;
+    put_str(&mut out.scratch, "/");
+    out.emit()?;
+    Ok(nodes)
+}
+
+/// Streams `source` to a learner after a SNAP packet, as `LearnerHandler` does: the snapshot
+/// records without header, checksum or digest, then the signature `"BenWasHere"`. Returns the
+/// number of nodes written; the caller flushes `out`.
+pub fn write_learner_snapshot<W: Write>(source: &mut dyn SnapshotSource, out: W) -> Result<u64> {
+    let path = Path::new("<learner link>");
+    let mut out = Out {
+        w: Checked {
+            inner: out,
+            sum: Adler32::new(),
+        },
+        scratch: Vec::with_capacity(4096),
+        path,
+    };
+    let nodes = write_records(&mut out, source)?;
+    put_str(
+        &mut out.scratch,
+        crate::snapshot::read::LEARNER_SNAPSHOT_SIGNATURE,
+    );
+    out.emit()?;
+    Ok(nodes)
 }
