@@ -1,14 +1,21 @@
 //! Test support for interop tests: starts the real Apache ZooKeeper 3.8 from Debian's `zookeeper`
 //! package as a standalone server on a free loopback port, waits until it serves, speaks
-//! four-letter words to it, and kills it when dropped.
+//! four-letter words to it, and kills it when dropped. [`ensemble`] runs whole ensembles of real
+//! processes, each member ours or Apache's.
 //!
 //! Dev-only. Invariant: a missing Java or jar is a loud panic saying what to install, never a
 //! silently skipped test.
 
+pub mod ensemble;
+
+pub use ensemble::{Ensemble, EnsembleBuilder, Kind, Mode};
+
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Debian's jars of the server and client.
@@ -22,6 +29,11 @@ pub const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 /// The classpath of Apache ZooKeeper 3.8; panics, saying what to install, when Java or the jars
 /// are missing.
 pub fn java_classpath() -> String {
+    static CLASSPATH: OnceLock<String> = OnceLock::new();
+    CLASSPATH.get_or_init(check_java_classpath).clone()
+}
+
+fn check_java_classpath() -> String {
     let java = Command::new("java").arg("-version").output();
     assert!(
         java.is_ok_and(|o| o.status.success()),
@@ -58,6 +70,72 @@ pub fn four_letter_word(address: &str, word: &str) -> String {
     answer
 }
 
+/// Whether the server at `address` serves requests: `srvr` answers with its status (`ruok`
+/// answers before the database is loaded, `srvr` only once requests are served).
+pub fn serves(address: &str) -> bool {
+    four_letter_word(address, "srvr").starts_with("Zookeeper version")
+}
+
+/// Apache's entry points.
+const QUORUM_PEER_MAIN: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
+const STANDALONE_MAIN: &str = "org.apache.zookeeper.server.ZooKeeperServerMain";
+
+/// The `zoo.cfg` every launched server gets (the tick, the data directory, the client port on
+/// loopback, every four-letter word, no AdminServer), then `extra` lines.
+fn zoo_cfg(tick_time_ms: u64, data_dir: &Path, client_port: u16, extra: &[String]) -> String {
+    let mut cfg = format!(
+        "tickTime={tick_time_ms}\ndataDir={}\nclientPort={client_port}\nclientPortAddress=127.0.0.1\n\
+         4lw.commands.whitelist=*\nadmin.enableServer=false\n",
+        data_dir.display()
+    );
+    for line in extra {
+        cfg.push_str(line);
+        cfg.push('\n');
+    }
+    cfg
+}
+
+/// Creates `data_dir` with the `myid` file of ensemble member `id`.
+fn write_myid(data_dir: &Path, id: u64) {
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    std::fs::write(data_dir.join("myid"), format!("{id}\n")).expect("write myid");
+}
+
+/// `java -cp <3.8's jars> -Dzookeeper.preAllocSize=64 <jvm_args> <main_class> <cfg>`.
+fn apache_command(main_class: &str, jvm_args: &[String], cfg: &Path) -> Command {
+    let mut command = Command::new("java");
+    command
+        .arg("-cp")
+        .arg(java_classpath())
+        .arg("-Dzookeeper.preAllocSize=64")
+        .args(jvm_args)
+        .arg(main_class)
+        .arg(cfg);
+    command
+}
+
+/// Spawns `command` with stdin closed and stdout and stderr appended to `log`.
+fn spawn_logged(mut command: Command, log: &Path) -> Child {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+    let err = file.try_clone().expect("clone log file");
+    command
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", command.get_program()))
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> &str {
+    let start = text.rmatch_indices('\n').nth(n).map_or(0, |(i, _)| i + 1);
+    &text[start..]
+}
+
 /// Options of a standalone Apache server.
 #[derive(Debug, Clone, Default)]
 pub struct ApacheOptions {
@@ -90,7 +168,6 @@ impl ApacheServer {
     }
 
     pub fn start_with(options: ApacheOptions) -> Self {
-        let classpath = java_classpath();
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = options
             .data_dir
@@ -98,37 +175,20 @@ impl ApacheServer {
             .unwrap_or_else(|| dir.path().join("data"));
         let port = options.client_port.unwrap_or_else(free_port);
         if let Some(myid) = options.myid {
-            std::fs::create_dir_all(&data_dir).expect("data dir");
-            std::fs::write(data_dir.join("myid"), format!("{myid}\n")).expect("write myid");
-        }
-        let mut cfg = format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=*\nadmin.enableServer=false\n",
-            data_dir.display()
-        );
-        for line in &options.config {
-            cfg.push_str(line);
-            cfg.push('\n');
+            write_myid(&data_dir, myid);
         }
         let cfg_path = dir.path().join("zoo.cfg");
-        std::fs::write(&cfg_path, cfg).expect("write zoo.cfg");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let child = Command::new("java")
-            .arg("-cp")
-            .arg(classpath)
-            .arg("-Dzookeeper.preAllocSize=64")
-            .args(&options.jvm_args)
-            .arg(if options.myid.is_some() {
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain"
-            } else {
-                "org.apache.zookeeper.server.ZooKeeperServerMain"
-            })
-            .arg(&cfg_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start java");
+        std::fs::write(&cfg_path, zoo_cfg(2000, &data_dir, port, &options.config))
+            .expect("write zoo.cfg");
+        let main_class = if options.myid.is_some() {
+            QUORUM_PEER_MAIN
+        } else {
+            STANDALONE_MAIN
+        };
+        let child = spawn_logged(
+            apache_command(main_class, &options.jvm_args, &cfg_path),
+            &dir.path().join("server.log"),
+        );
         let mut server = ApacheServer {
             child,
             port,
@@ -145,9 +205,8 @@ impl ApacheServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("Apache ZooKeeper exited with {status}:\n{}", self.log());
             }
-            // `ruok` answers before the database is loaded; `srvr` only once requests are served.
             let ready = if serving {
-                four_letter_word(&self.address(), "srvr").starts_with("Zookeeper version")
+                serves(&self.address())
             } else {
                 four_letter_word(&self.address(), "ruok") == "imok"
             };
