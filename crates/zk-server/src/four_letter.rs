@@ -141,6 +141,14 @@ impl Core {
             return format!("{word} is not executed because it is not in the whitelist.\n");
         }
         let mut o = String::new();
+        if !self.is_serving() && !matches!(word, "ruok" | "envi") {
+            // An ensemble member without a leader (3.8's ZK_NOT_SERVING).
+            return if word == "isro" {
+                "null".to_owned()
+            } else {
+                "This ZooKeeper instance is not currently serving requests\n".to_owned()
+            };
+        }
         match word {
             "ruok" => o.push_str("imok"),
             "srvr" | "stat" => {
@@ -177,7 +185,7 @@ impl Core {
                 let _ = writeln!(o, "Connections: {}", self.conns.len() + 1);
                 let _ = writeln!(o, "Outstanding: {}", self.outstanding());
                 let _ = writeln!(o, "Zxid: 0x{:x}", self.last_zxid());
-                o.push_str("Mode: standalone\n");
+                let _ = writeln!(o, "Mode: {}", self.mode_name());
                 let _ = writeln!(o, "Node count: {}", self.tree.node_count() + 1);
             }
             "conf" => {
@@ -397,7 +405,7 @@ impl Core {
                     .sum();
                 let lines: Vec<(&str, String)> = vec![
                     ("version", VERSION.to_owned()),
-                    ("server_state", "standalone".to_owned()),
+                    ("server_state", self.mode_name().to_owned()),
                     ("avg_latency", java_double(s.avg())),
                     ("max_latency", s.max_latency.to_string()),
                     ("min_latency", s.min_latency.unwrap_or(0).to_string()),

@@ -116,7 +116,7 @@ pub(crate) struct Conn {
 
 /// Who is waiting for a txn.
 #[derive(Debug)]
-enum Origin {
+pub(crate) enum Origin {
     Client {
         conn: ConnId,
         xid: i32,
@@ -134,11 +134,29 @@ enum Origin {
 }
 
 #[derive(Debug)]
-enum Queued {
+pub(crate) enum Queued {
+    /// A txn prepared here (standalone or leader), ready once `ready_zxid` reaches it.
     Write {
         entry: TxnEntry,
         error: Option<ErrorCode>,
         origin: Origin,
+    },
+    /// A learner's request forwarded to the leader, ready once its txn (matched by session and
+    /// cxid) was committed and applied here.
+    Forwarded {
+        session: i64,
+        cxid: i32,
+        origin: Origin,
+        done: Option<zk_datatree::TxnResult>,
+    },
+    /// A learner's `sync`, ready once the leader's SYNC for it came back.
+    Sync {
+        conn: ConnId,
+        header: RequestHeader,
+        body: Bytes,
+        permit: Option<OwnedSemaphorePermit>,
+        arrived: Instant,
+        done: bool,
     },
     Read {
         conn: ConnId,
@@ -149,9 +167,29 @@ enum Queued {
     },
 }
 
-/// Commands for the persistence thread.
-enum Persist {
+impl Origin {
+    pub(crate) fn conn(&self) -> Option<ConnId> {
+        match self {
+            Origin::Client { conn, .. } | Origin::NewSession { conn, .. } => Some(*conn),
+            Origin::Internal => None,
+        }
+    }
+}
+
+/// Commands for the persistence thread, done in order.
+pub(crate) enum Persist {
     Append(TxnEntry),
+    /// A txn from the leader, already serialized (PROPOSAL, INFORM, sync).
+    Payload(Zxid, Bytes),
+    /// Everything appended so far is durable: answer.
+    Flush(std::sync::mpsc::Sender<()>),
+    /// TRUNC: cut the log after the zxid (dropping snapshots past it), then reload the database
+    /// when a tree config is given.
+    Truncate {
+        zxid: Zxid,
+        reload: Option<TreeConfig>,
+        reply: std::sync::mpsc::Sender<Result<Option<zk_persistence::RestoredTree>, String>>,
+    },
 }
 
 /// Reports of the persistence thread.
@@ -166,16 +204,20 @@ pub(crate) enum Durable {
 pub(crate) struct Core {
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) tree: DataTree,
-    pending: PendingChanges,
+    pub(crate) pending: PendingChanges,
     prep_config: PrepConfig,
-    next_zxid: i64,
+    pub(crate) next_zxid: i64,
     pub(crate) sessions: SessionTracker,
     pub(crate) session_conn: HashMap<i64, ConnId>,
     pub(crate) conns: HashMap<ConnId, Conn>,
-    queue: VecDeque<Queued>,
-    durable_zxid: i64,
-    persist: Option<std::sync::mpsc::Sender<Persist>>,
-    snap: FileSnap,
+    pub(crate) queue: VecDeque<Queued>,
+    /// Writes prepared here are finalized up to this zxid: durable (standalone) or committed.
+    pub(crate) ready_zxid: i64,
+    pub(crate) persist: Option<std::sync::mpsc::Sender<Persist>>,
+    pub(crate) snap: FileSnap,
+    pub(crate) tree_config: TreeConfig,
+    /// The ensemble role and its links; `None` for a standalone server.
+    pub(crate) peer: Option<crate::quorum::Peer>,
     snapshotter: SnapshotThread,
     pub(crate) stats: Stats,
     pub(crate) started: Instant,
@@ -213,29 +255,51 @@ fn persistence_thread(
     rx: std::sync::mpsc::Receiver<Persist>,
     tx: mpsc::UnboundedSender<Durable>,
 ) {
+    let fail = |e: zk_persistence::Error| {
+        let _ = tx.send(Durable::Failed(e.to_string()));
+    };
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 1000 {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
-        }
+        let mut next = Some(first);
         let mut last = None;
         let mut snapshot_due = false;
-        for Persist::Append(entry) in &batch {
-            match store.append(entry) {
-                Ok(rolled) => snapshot_due |= rolled,
-                Err(e) => {
-                    let _ = tx.send(Durable::Failed(e.to_string()));
-                    return;
+        let mut count = 0;
+        // Group commit: append what is queued (up to 1000 txns), fsync once, report.
+        while let Some(command) = next.take() {
+            let appended = match command {
+                Persist::Append(entry) => store.append(&entry).map(|r| (entry.header.zxid, r)),
+                Persist::Payload(zxid, payload) => {
+                    store.append_payload(zxid, &payload).map(|r| (zxid, r))
                 }
+                Persist::Flush(reply) => {
+                    if let Err(e) = store.commit() {
+                        return fail(e);
+                    }
+                    let _ = reply.send(());
+                    continue;
+                }
+                Persist::Truncate {
+                    zxid,
+                    reload,
+                    reply,
+                } => {
+                    let _ = reply.send(truncate(&mut store, zxid, reload));
+                    continue;
+                }
+            };
+            match appended {
+                Ok((zxid, rolled)) => {
+                    snapshot_due |= rolled;
+                    last = Some(zxid);
+                }
+                Err(e) => return fail(e),
             }
-            last = Some(entry.header.zxid);
+            count += 1;
+            if count < 1000 {
+                next = rx.try_recv().ok();
+            }
         }
         if let Err(e) = store.commit() {
-            let _ = tx.send(Durable::Failed(e.to_string()));
-            return;
+            return fail(e);
         }
         if let Some(zxid) = last
             && tx.send(Durable::UpTo { zxid, snapshot_due }).is_err()
@@ -244,6 +308,31 @@ fn persistence_thread(
         }
     }
     let _ = store.commit();
+}
+
+/// TRUNC on a learner: the log loses every txn after `zxid`. Snapshots past it go too (3.8 would
+/// load such a snapshot and keep txns the leader dropped), then the database is reloaded.
+fn truncate(
+    store: &mut FileTxnSnapLog,
+    zxid: Zxid,
+    reload: Option<TreeConfig>,
+) -> Result<Option<zk_persistence::RestoredTree>, String> {
+    store.commit().map_err(|e| e.to_string())?;
+    if store.last_logged_zxid().map_err(|e| e.to_string())? > Some(zxid) {
+        store.truncate_log(zxid).map_err(|e| e.to_string())?;
+    }
+    for (at, path) in store.snapshots().all().map_err(|e| e.to_string())? {
+        if at > zxid {
+            warn!(path = %path.display(), "removing a snapshot past the truncation point");
+            std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+        }
+    }
+    match reload {
+        None => Ok(None),
+        Some(config) => zk_persistence::restore_tree(store, config)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn load_sasl_users(path: &std::path::Path) -> HashMap<String, String> {
@@ -283,14 +372,21 @@ impl Core {
         let mut tree = restored.tree;
         let zxid = tree.last_processed_zxid();
         let now = 0i64;
-        let mut sessions = SessionTracker::new(config.tick_ms, 1, wall_ms());
+        // Standalone servers create sessions as server 1, as 3.8 does; members as their myid.
+        let tracker_id = if config.is_standalone() {
+            1
+        } else {
+            config.server_id as u8
+        };
+        let mut sessions = SessionTracker::new(config.tick_ms, tracker_id, wall_ms());
         let known: Vec<(SessionId, i32)> = tree.sessions().collect();
         for (id, timeout) in &known {
             sessions.add(id.0, *timeout, now);
         }
-        // Ephemerals of sessions that are gone (ZooKeeperServer.killSession at load).
+        // Ephemerals of sessions that are gone (ZooKeeperServer.killSession at load). In an
+        // ensemble the leader expires them through the log, so every tree stays the same.
         for owner in tree.ephemeral_sessions() {
-            if !sessions.contains(owner.0) {
+            if config.is_standalone() && !sessions.contains(owner.0) {
                 let header = TxnHeader {
                     client_id: owner,
                     cxid: 0,
@@ -336,7 +432,9 @@ impl Core {
             },
             hard_cap: hard_cap(config.jute_max_buffer),
             next_zxid: zxid.0.max(0) + 1,
-            durable_zxid: zxid.0,
+            ready_zxid: zxid.0,
+            tree_config,
+            peer: None,
             tree,
             pending: PendingChanges::new(),
             sessions,
@@ -375,7 +473,7 @@ impl Core {
         self.queue.len()
     }
 
-    fn send(&mut self, conn: ConnId, frame: Bytes) {
+    pub(crate) fn send(&mut self, conn: ConnId, frame: Bytes) {
         let cap = self.hard_cap;
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.packets_sent += 1;
@@ -386,7 +484,7 @@ impl Core {
         }
     }
 
-    fn close_conn(&mut self, conn: ConnId) {
+    pub(crate) fn close_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get(&conn) {
             c.out.close();
         }
@@ -427,6 +525,12 @@ impl Core {
         read_only_flag: Option<bool>,
         out: Outbox,
     ) {
+        if !self.is_serving() {
+            // As 3.8 while it has no leader: "ZooKeeperServer not running".
+            debug!(%addr, "closing a client connection: this server is not serving (no leader)");
+            out.close();
+            return;
+        }
         let last = self.last_zxid();
         if request.last_zxid_seen.0 > last {
             info!(
@@ -464,8 +568,12 @@ impl Core {
         let sid = request.session_id.0;
         if sid == 0 {
             let id = self.sessions.next_session_id();
-            self.sessions.add(id, timeout, self.now());
             self.conns.insert(conn, c);
+            if self.is_learner() {
+                self.forward_create_session(conn, id, timeout);
+                return;
+            }
+            self.sessions.add(id, timeout, self.now());
             let prepared = self.prep_write(
                 id,
                 0,
@@ -499,24 +607,42 @@ impl Core {
                 o.session = None;
             }
         }
-        let valid = self.sessions.is_live(sid)
-            && request.passwd.as_ref() == session_password(sid).as_slice();
+        let password_ok = request.passwd.as_ref() == session_password(sid).as_slice();
+        if password_ok && self.is_learner() {
+            // The leader owns the sessions: ask it (REVALIDATE), answer when it replies.
+            self.conns.insert(conn, c);
+            self.revalidate(conn, sid, timeout);
+            return;
+        }
+        let valid = self.sessions.is_live(sid) && password_ok;
+        self.conns.insert(conn, c);
+        self.reconnected(conn, sid, valid);
+    }
+
+    /// Answers a reconnect once the session is known to be valid or not.
+    pub(crate) fn reconnected(&mut self, conn: ConnId, sid: i64, valid: bool) {
+        let now = self.now();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if !valid {
             info!(
                 session = format!("0x{sid:x}"),
                 "invalid session or password: telling the client its session expired"
             );
-            let frame = connect_response(0, 0, [0u8; 16], read_only_flag);
+            let frame = connect_response(0, 0, [0u8; 16], c.read_only_flag);
             let _ = c.out.send(frame, usize::MAX);
             c.out.close();
             return;
         }
-        self.sessions.touch(sid, timeout, self.now());
+        let timeout = c.timeout_ms;
         c.session = Some(sid);
-        let frame = connect_response(timeout, sid, session_password(sid), read_only_flag);
+        let frame = connect_response(timeout, sid, session_password(sid), c.read_only_flag);
         let _ = c.out.send(frame, usize::MAX);
         c.stats.packets_sent += 1;
-        self.conns.insert(conn, c);
+        if !self.sessions.touch(sid, timeout, now) {
+            self.sessions.add(sid, timeout, now);
+        }
         self.session_conn.insert(sid, conn);
     }
 
@@ -539,7 +665,7 @@ impl Core {
         }
     }
 
-    fn prep_write(
+    pub(crate) fn prep_write(
         &mut self,
         session: i64,
         cxid: i32,
@@ -596,8 +722,21 @@ impl Core {
         (entry, Some(code))
     }
 
-    fn enqueue_write(&mut self, entry: TxnEntry, error: Option<ErrorCode>, origin: Origin) {
-        if let Some(p) = &self.persist {
+    pub(crate) fn enqueue_write(
+        &mut self,
+        entry: TxnEntry,
+        error: Option<ErrorCode>,
+        origin: Origin,
+    ) {
+        if self.peer.is_some() {
+            if !self.propose(&entry) {
+                // No established leadership to propose in: the client learns by reconnecting.
+                if let Some(conn) = origin.conn() {
+                    self.close_conn(conn);
+                }
+                return;
+            }
+        } else if let Some(p) = &self.persist {
             let _ = p.send(Persist::Append(entry.clone()));
         }
         self.queue.push_back(Queued::Write {
@@ -628,6 +767,7 @@ impl Core {
         };
         let timeout = c.timeout_ms;
         self.sessions.touch(sid, timeout, now);
+        self.learner_touch(sid, timeout);
         let xid = header.xid.0;
         let op = OpCode::try_from(header.r#type).ok();
         match op {
@@ -660,6 +800,9 @@ impl Core {
                 self.close_conn(conn);
                 return;
             }
+            if op == OpCode::Sync && self.is_learner() {
+                return self.forward_sync(conn, header, body, permit, arrived);
+            }
             let read = Queued::Read {
                 conn,
                 header,
@@ -680,13 +823,36 @@ impl Core {
             .get(&conn)
             .map(|c| c.auth.clone())
             .unwrap_or_default();
-        let cxid = xid;
-        let (entry, error) = match decode_write(op, &body) {
+        let origin = Origin::Client {
+            conn,
+            xid,
+            op,
+            permit,
+            arrived,
+        };
+        if self.is_learner() {
+            return self.forward_write(sid, xid, op, body, auth, origin);
+        }
+        let (entry, error) = self.prep_client_write(sid, xid, op, &body, check, &auth);
+        self.enqueue_write(entry, error, origin);
+    }
+
+    /// PrepRequestProcessor for a client write, here or forwarded by a learner.
+    pub(crate) fn prep_client_write(
+        &mut self,
+        sid: i64,
+        cxid: i32,
+        op: OpCode,
+        body: &[u8],
+        check: Result<(), ErrorCode>,
+        auth: &[Id],
+    ) -> (TxnEntry, Option<ErrorCode>) {
+        match decode_write(op, body) {
             Ok(WriteKind::Request(request)) => {
                 if matches!(request, WriteRequest::CloseSession) {
                     self.sessions.set_closing(sid);
                 }
-                self.prep_write(sid, cxid, check, &request, &auth)
+                self.prep_write(sid, cxid, check, &request, auth)
             }
             Ok(WriteKind::Reconfig) => {
                 let code = if !self.config.reconfig_enabled {
@@ -697,18 +863,7 @@ impl Core {
                 self.error_write(sid, cxid, code)
             }
             Err(()) => self.error_write(sid, cxid, ErrorCode::MarshallingError),
-        };
-        self.enqueue_write(
-            entry,
-            error,
-            Origin::Client {
-                conn,
-                xid,
-                op,
-                permit,
-                arrived,
-            },
-        );
+        }
     }
 
     fn auth(&mut self, conn: ConnId, body: Bytes) {
@@ -786,19 +941,14 @@ impl Core {
         }
     }
 
-    /// The persistence thread made txns durable up to `zxid`: finalize what waits for them.
+    /// The persistence thread made txns durable up to `zxid`: finalize what waits for them
+    /// (standalone), or tell ZAB, which commits once a quorum has them (ensemble).
     pub(crate) fn durable(&mut self, zxid: Zxid, snapshot_due: bool) {
-        self.durable_zxid = zxid.0;
-        while let Some(front) = self.queue.front() {
-            let ready = match front {
-                Queued::Write { entry, .. } => entry.header.zxid.0 <= self.durable_zxid,
-                Queued::Read { .. } => true,
-            };
-            if !ready {
-                break;
-            }
-            let item = self.queue.pop_front().expect("front exists");
-            self.finalize(item);
+        if self.peer.is_some() {
+            self.logged(zxid);
+        } else {
+            self.ready_zxid = zxid.0;
+            self.drain_ready();
         }
         if snapshot_due {
             let at = self.tree.last_processed_zxid();
@@ -806,6 +956,23 @@ impl Core {
             let _ = self
                 .snapshotter
                 .try_start(&self.snap, at, self.tree.clone());
+        }
+    }
+
+    /// Finalizes the requests at the head of the queue that are ready, in arrival order.
+    pub(crate) fn drain_ready(&mut self) {
+        while let Some(front) = self.queue.front() {
+            let ready = match front {
+                Queued::Write { entry, .. } => entry.header.zxid.0 <= self.ready_zxid,
+                Queued::Read { .. } => true,
+                Queued::Forwarded { done, .. } => done.is_some(),
+                Queued::Sync { done, .. } => *done,
+            };
+            if !ready {
+                break;
+            }
+            let item = self.queue.pop_front().expect("front exists");
+            self.finalize(item);
         }
     }
 
@@ -824,6 +991,14 @@ impl Core {
                 body,
                 permit,
                 arrived,
+            }
+            | Queued::Sync {
+                conn,
+                header,
+                body,
+                permit,
+                arrived,
+                ..
             } => {
                 self.read(conn, header, body, arrived);
                 drop(permit);
@@ -833,124 +1008,150 @@ impl Core {
                 error,
                 origin,
             } => {
-                let applied = self.tree.apply(&entry.header, &entry.body);
-                self.pending.applied(entry.header.zxid);
-                let zxid = entry.header.zxid.0;
-                if entry
-                    .digest
-                    .as_ref()
-                    .is_some_and(|d| d.tree_digest != self.tree.digest())
-                {
-                    self.digest_mismatches += 1;
+                let result = self.apply_entry(&entry, origin.conn());
+                self.respond(origin, &result, error);
+            }
+            Queued::Forwarded { origin, done, .. } => {
+                if let Some(result) = done {
+                    self.respond(origin, &result, None);
                 }
-                // DataTree.logZxidDigest: every 128th zxid, the last 1024 of them.
-                if entry.digest.is_some() && zxid % 128 == 0 {
-                    self.digests
-                        .push_back((entry.header.zxid, self.tree.digest()));
-                    if self.digests.len() > 1024 {
-                        self.digests.pop_front();
-                    }
+            }
+        }
+    }
+
+    /// Applies a txn to the tree: checks its digest, routes the watch events it fired and ends
+    /// a closed session's connection (unless `origin` is that connection, which gets its reply
+    /// first).
+    pub(crate) fn apply_entry(
+        &mut self,
+        entry: &TxnEntry,
+        origin: Option<ConnId>,
+    ) -> zk_datatree::TxnResult {
+        let applied = self.tree.apply(&entry.header, &entry.body);
+        self.pending.applied(entry.header.zxid);
+        let zxid = entry.header.zxid.0;
+        if entry
+            .digest
+            .as_ref()
+            .is_some_and(|d| d.tree_digest != self.tree.digest())
+        {
+            self.digest_mismatches += 1;
+        }
+        // DataTree.logZxidDigest: every 128th zxid, the last 1024 of them.
+        if entry.digest.is_some() && zxid % 128 == 0 {
+            self.digests
+                .push_back((entry.header.zxid, self.tree.digest()));
+            if self.digests.len() > 1024 {
+                self.digests.pop_front();
+            }
+        }
+        self.route_events(applied.events);
+        if entry.header.r#type == OpCode::CloseSession.code() {
+            let sid = entry.header.client_id.0;
+            self.sessions.remove(sid);
+            if let Some(conn) = self.session_conn.remove(&sid) {
+                if origin != Some(conn) {
+                    self.close_conn(conn);
                 }
-                self.route_events(applied.events);
-                let result = applied.result;
-                if entry.header.r#type == OpCode::CloseSession.code() {
-                    let sid = entry.header.client_id.0;
-                    self.sessions.remove(sid);
-                    if let Some(conn) = self.session_conn.remove(&sid) {
-                        if !matches!(origin, Origin::Client { conn: c, .. } if c == conn) {
-                            self.close_conn(conn);
-                        }
-                        if let Some(c) = self.conns.get_mut(&conn) {
-                            c.session = None;
-                        }
-                    }
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.session = None;
                 }
-                match origin {
-                    Origin::Internal => {}
-                    Origin::NewSession {
-                        conn,
-                        timeout_ms,
-                        permit,
-                    } => {
-                        drop(permit);
-                        let sid = entry.header.client_id.0;
-                        let Some(c) = self.conns.get_mut(&conn) else {
-                            return;
-                        };
-                        c.session = Some(sid);
-                        let flag = c.read_only_flag;
-                        self.session_conn.insert(sid, conn);
-                        let frame = connect_response(timeout_ms, sid, session_password(sid), flag);
-                        self.send(conn, frame);
-                        info!(
-                            session = format!("0x{sid:x}"),
-                            timeout_ms, "established a new session"
-                        );
-                    }
-                    Origin::Client {
-                        conn,
-                        xid,
-                        op,
-                        permit,
-                        arrived,
-                    } => {
-                        drop(permit);
-                        let err = match (error, op) {
-                            (Some(code), o) if o != OpCode::Multi => code.code(),
-                            _ => 0,
-                        };
-                        let frame = if err != 0 {
-                            reply_empty(xid, zxid, err)
-                        } else {
-                            match op {
-                                OpCode::Create => reply(
-                                    xid,
-                                    zxid,
-                                    0,
-                                    Some(&CreateResponse {
-                                        path: result.path.clone().unwrap_or_default(),
-                                    }),
-                                ),
-                                OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
-                                    reply(
-                                        xid,
-                                        zxid,
-                                        0,
-                                        Some(&Create2Response {
-                                            path: result.path.clone().unwrap_or_default(),
-                                            stat: result.stat.clone().unwrap_or_default(),
-                                        }),
-                                    )
-                                }
-                                OpCode::SetData => reply(
-                                    xid,
-                                    zxid,
-                                    0,
-                                    Some(&SetDataResponse {
-                                        stat: result.stat.clone().unwrap_or_default(),
-                                    }),
-                                ),
-                                OpCode::SetAcl => reply(
-                                    xid,
-                                    zxid,
-                                    0,
-                                    Some(&SetAclResponse {
-                                        stat: result.stat.clone().unwrap_or_default(),
-                                    }),
-                                ),
-                                OpCode::Multi => {
-                                    let results = result.multi_results();
-                                    reply(xid, zxid, 0, Some(&MultiResponse { results }))
-                                }
-                                _ => reply_empty(xid, zxid, 0),
-                            }
-                        };
-                        self.answered(conn, op, xid, zxid, arrived);
-                        self.send(conn, frame);
-                        if op == OpCode::CloseSession {
-                            self.close_conn(conn);
+            }
+        }
+        applied.result
+    }
+
+    /// Answers whoever waited for a txn. `error` is the prep error of a txn prepared here; a
+    /// learner takes the error from the committed txn.
+    fn respond(
+        &mut self,
+        origin: Origin,
+        result: &zk_datatree::TxnResult,
+        error: Option<ErrorCode>,
+    ) {
+        let zxid = result.zxid.0;
+        match origin {
+            Origin::Internal => {}
+            Origin::NewSession {
+                conn,
+                timeout_ms,
+                permit,
+            } => {
+                drop(permit);
+                let sid = result.client_id.0;
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                c.session = Some(sid);
+                let flag = c.read_only_flag;
+                self.session_conn.insert(sid, conn);
+                let frame = connect_response(timeout_ms, sid, session_password(sid), flag);
+                self.send(conn, frame);
+                info!(
+                    session = format!("0x{sid:x}"),
+                    timeout_ms, "established a new session"
+                );
+            }
+            Origin::Client {
+                conn,
+                xid,
+                op,
+                permit,
+                arrived,
+            } => {
+                drop(permit);
+                let err = match op {
+                    OpCode::Multi => 0,
+                    _ => error.map_or(result.err, |code| code.code()),
+                };
+                let frame = if err != 0 {
+                    reply_empty(xid, zxid, err)
+                } else {
+                    match op {
+                        OpCode::Create => reply(
+                            xid,
+                            zxid,
+                            0,
+                            Some(&CreateResponse {
+                                path: result.path.clone().unwrap_or_default(),
+                            }),
+                        ),
+                        OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => reply(
+                            xid,
+                            zxid,
+                            0,
+                            Some(&Create2Response {
+                                path: result.path.clone().unwrap_or_default(),
+                                stat: result.stat.clone().unwrap_or_default(),
+                            }),
+                        ),
+                        OpCode::SetData => reply(
+                            xid,
+                            zxid,
+                            0,
+                            Some(&SetDataResponse {
+                                stat: result.stat.clone().unwrap_or_default(),
+                            }),
+                        ),
+                        OpCode::SetAcl => reply(
+                            xid,
+                            zxid,
+                            0,
+                            Some(&SetAclResponse {
+                                stat: result.stat.clone().unwrap_or_default(),
+                            }),
+                        ),
+                        OpCode::Multi => {
+                            let results = result.multi_results();
+                            reply(xid, zxid, 0, Some(&MultiResponse { results }))
                         }
+                        _ => reply_empty(xid, zxid, 0),
                     }
+                };
+                self.answered(conn, op, xid, zxid, arrived);
+                self.send(conn, frame);
+                if op == OpCode::CloseSession {
+                    self.close_conn(conn);
                 }
             }
         }
@@ -1107,6 +1308,9 @@ impl Core {
 
     /// Expires sessions whose time has come (called every tick).
     pub(crate) fn tick(&mut self) {
+        if !self.leads() {
+            return;
+        }
         let now = self.now();
         for sid in self.sessions.expire(now) {
             info!(
@@ -1120,6 +1324,9 @@ impl Core {
 
     /// ContainerManager: deletes empty containers that once had children, and expired TTL nodes.
     pub(crate) fn reap_containers(&mut self) {
+        if !self.leads() {
+            return;
+        }
         let now = wall_ms();
         let mut candidates = Vec::new();
         for path in self.tree.containers() {

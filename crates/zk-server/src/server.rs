@@ -27,8 +27,10 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("this server runs standalone only: zoo.cfg has server.N lines (quorum mode)")]
-    Quorum,
+    #[error("bad ensemble configuration: {0}")]
+    Quorum(String),
+    #[error("cannot start leader election: {0}")]
+    Election(std::io::Error),
     #[error("no clientPort is configured: add clientPort=2181 to zoo.cfg")]
     NoClientPort,
     #[error("cannot serve TLS on secureClientPort: {0}")]
@@ -50,9 +52,12 @@ pub struct Server {
 impl Server {
     /// Recovers the data directory and starts serving (`clientPort=0` picks a free port).
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
-        if !config.is_standalone() {
-            return Err(StartError::Quorum);
-        }
+        let quorum = if config.is_standalone() {
+            None
+        } else {
+            crate::quorum_config::QuorumPeerConfig::from_server_config(&config)
+                .map_err(|e| StartError::Quorum(e.to_string()))?
+        };
         let port = config.client_port.ok_or(StartError::NoClientPort)?;
         let ip = config
             .client_port_address
@@ -83,10 +88,31 @@ impl Server {
         let secure_addr = secure.as_ref().map(|s| s.2);
         let config = Arc::new(config);
         let cfg = config.clone();
-        let opened = tokio::task::spawn_blocking(move || Core::open(cfg))
+        let mut opened = tokio::task::spawn_blocking(move || Core::open(cfg))
             .await
             .expect("open task panicked")
             .map_err(|e| StartError::Open(e.to_string()))?;
+        let peer_events = match quorum {
+            None => None,
+            Some(q) => {
+                let cnx = zk_quorum::QuorumCnxManager::start(q.election.clone())
+                    .await
+                    .map_err(StartError::Election)?;
+                let election = zk_election::Election::new(
+                    q.my_id,
+                    q.learner_type,
+                    q.verifier.clone(),
+                    zk_election::Timing::default(),
+                );
+                let service = crate::election::ElectionService::spawn(cnx, election);
+                let (tx, rx) = mpsc::unbounded_channel();
+                opened
+                    .core
+                    .start_peer(q, service, tx)
+                    .map_err(|e| StartError::Open(e.to_string()))?;
+                Some(rx)
+            }
+        };
         // As DatadirCleanupManager: the first purge runs at start, then every purgeInterval hours.
         let purge = zk_persistence::DatadirCleanup::start(
             &config.data_dir,
@@ -122,7 +148,7 @@ impl Server {
             )));
         }
         let (stop_tx, stop_rx) = oneshot::channel();
-        let done = tokio::spawn(run_core(opened, core_rx, stop_rx, accept));
+        let done = tokio::spawn(run_core(opened, core_rx, peer_events, stop_rx, accept));
         Ok(Server {
             client_addr,
             secure_addr,
@@ -168,7 +194,7 @@ impl Server {
     }
 }
 
-fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -270,6 +296,7 @@ async fn accept_loop(
 async fn run_core(
     opened: crate::pipeline::Opened,
     mut rx: mpsc::Receiver<ToCore>,
+    mut peer_events: Option<mpsc::UnboundedReceiver<crate::quorum::PeerEvent>>,
     mut stop: oneshot::Receiver<()>,
     accept: Vec<JoinHandle<()>>,
 ) {
@@ -304,6 +331,8 @@ async fn run_core(
                 Some(m) => core.handle(m),
                 None => break,
             },
+            Some(event) = recv_peer(&mut peer_events) => core.handle_peer(event),
+            () = sleep_until(core.zab_deadline()) => core.zab_timeout(),
             _ = ticks.tick() => core.tick(),
             _ = reaper.tick() => core.reap_containers(),
         }
@@ -327,5 +356,21 @@ async fn run_core(
         .is_err()
     {
         error!("the sync thread panicked");
+    }
+}
+
+async fn recv_peer(
+    events: &mut Option<mpsc::UnboundedReceiver<crate::quorum::PeerEvent>>,
+) -> Option<crate::quorum::PeerEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
