@@ -298,7 +298,7 @@ impl Core {
     fn fast_forward(&mut self) {
         let from = Zxid(self.tree.last_processed_zxid().0 + 1);
         let txns = match zk_persistence::read_dir(&self.log_dir, from) {
-            Ok(t) => t,
+            Ok(t) => t.live(),
             Err(e) => {
                 error!(error = %e, "cannot read the txn log to catch the database up");
                 return;
@@ -520,7 +520,7 @@ impl Core {
         let start = Zxid((last.0 - count as i64 + 1).max(0));
         let mut out: Vec<Proposal> = Vec::new();
         if let Ok(txns) = zk_persistence::read_dir(&self.log_dir, start) {
-            for txn in txns.map_while(Result::ok) {
+            for txn in txns.live().map_while(Result::ok) {
                 if txn.zxid() > last {
                     break;
                 }
@@ -549,7 +549,7 @@ impl Core {
         };
         let mut out = Vec::new();
         let mut bytes = 0u64;
-        for txn in txns.map_while(Result::ok) {
+        for txn in txns.live().map_while(Result::ok) {
             bytes += txn.payload.len() as u64;
             if bytes > limit {
                 return Vec::new();
@@ -618,6 +618,9 @@ impl Core {
         };
         match out {
             Output::Send { to, packet } => {
+                if let Some(kind) = sync_kind(packet.r#type) {
+                    info!(learner = to.0, zxid = %packet.zxid, "Sending {kind}");
+                }
                 if let Some(link) = peer.leading().and_then(|l| l.links.get(&to)) {
                     link.send(packet);
                 }
@@ -1036,7 +1039,8 @@ async fn accept_learners(
     }
 }
 
-/// `Learner.connectToLeader`: up to 5 attempts a second apart within initLimit.
+/// `Learner.connectToLeader`: up to 5 attempts within initLimit, 100 ms apart
+/// (`zookeeper.leaderConnectDelayDuringRetryMs`).
 fn connect_leader(
     addr: SocketAddr,
     timeout: Duration,
@@ -1081,9 +1085,20 @@ fn connect_leader(
             Err(e) => {
                 debug!(%addr, attempt, error = %e, "cannot connect to the leader yet");
                 why = e.to_string();
-                std::thread::sleep(Duration::from_secs(1).min(left));
+                std::thread::sleep(Duration::from_millis(100).min(left));
             }
         }
     }
     let _ = events.send(PeerEvent::LeaderUnreachable { round, why });
+}
+
+/// The name of a sync packet, which the leader logs as 3.8 does ("Sending DIFF").
+fn sync_kind(packet_type: i32) -> Option<&'static str> {
+    use zk_jute::quorum::PacketType;
+    match PacketType::try_from(packet_type) {
+        Ok(PacketType::Diff) => Some("DIFF"),
+        Ok(PacketType::Trunc) => Some("TRUNC"),
+        Ok(PacketType::Snap) => Some("SNAP"),
+        _ => None,
+    }
 }

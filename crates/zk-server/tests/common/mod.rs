@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod ensemble;
 pub(crate) mod raw;
 
 use std::io::{BufRead, BufReader, Write};
