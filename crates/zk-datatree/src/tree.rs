@@ -1173,12 +1173,16 @@ impl DataTree {
 #[derive(Debug)]
 pub struct TreeBuilder {
     tree: DataTree,
+    /// The parent of the previous node: in pre-order, siblings follow each other, so most
+    /// parents are found without a lookup.
+    last_parent: Option<(String, NodeId)>,
 }
 
 impl TreeBuilder {
     pub fn new(config: TreeConfig) -> Self {
         TreeBuilder {
             tree: DataTree::empty(config),
+            last_parent: None,
         }
     }
 
@@ -1207,7 +1211,8 @@ impl TreeBuilder {
             });
         }
         tree.acls.add_usage(acl);
-        if let Some(existing) = tree.nodes.lookup(path) {
+        let hash = tree.nodes.hash_path(path);
+        if let Some(existing) = tree.nodes.lookup_hashed(path, hash) {
             let old_acl = tree.nodes.get(existing).acl;
             tree.acls.remove_usage(old_acl);
             tree.change_node(existing, |n| {
@@ -1217,20 +1222,30 @@ impl TreeBuilder {
             });
             return Ok(());
         }
-        let parent =
-            match split_parent(path) {
-                None => None,
-                Some((parent_path, _)) => {
-                    Some(tree.nodes.lookup(parent_path).ok_or_else(|| {
-                        TreeError::MissingParent {
-                            parent: parent_path.to_owned(),
-                            path: path.to_owned(),
-                        }
-                    })?)
+        let parent = match split_parent(path) {
+            None => None,
+            Some((parent_path, _)) => match &self.last_parent {
+                Some((cached, id)) if cached == parent_path => Some(*id),
+                _ => {
+                    let id =
+                        tree.nodes
+                            .lookup(parent_path)
+                            .ok_or_else(|| TreeError::MissingParent {
+                                parent: parent_path.to_owned(),
+                                path: path.to_owned(),
+                            })?;
+                    self.last_parent = Some((parent_path.to_owned(), id));
+                    Some(id)
                 }
-            };
+            },
+        };
         let owner = stat.ephemeral_owner;
-        let id = tree.insert_node(path, data, acl, stat);
+        tree.digest = tree
+            .digest
+            .wrapping_add(node_digest(path, data.as_deref(), &stat));
+        let id = tree
+            .nodes
+            .insert_hashed(Node::new(path.into(), data, acl, stat), hash);
         if let Some(parent) = parent {
             tree.nodes.link_child(parent, id);
             tree.index_kind(id, owner);

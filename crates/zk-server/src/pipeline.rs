@@ -397,10 +397,15 @@ impl Core {
                 tree.apply(&header, &TxnBody::CloseSession(None));
             }
         }
-        if zxid.0 >= 0 {
-            store.save(zxid, &mut &tree)?;
-        }
         let snap_dir = store.snap_dir().to_path_buf();
+        let snap = FileSnap::new(&snap_dir);
+        // The start-up snapshot (loadData's takeSnapshot) is written in the background from a
+        // copy, so a large database serves at once; until it is complete the older snapshot and
+        // the log recover the same state.
+        let snapshotter = SnapshotThread::new();
+        if zxid.0 >= 0 && !snap.path_for(zxid).exists() {
+            let _ = snapshotter.try_start(&snap, zxid, tree.clone());
+        }
         let log_dir = store.log_dir().to_path_buf();
         let (ptx, prx) = std::sync::mpsc::channel();
         let (dtx, drx) = mpsc::unbounded_channel();
@@ -442,8 +447,8 @@ impl Core {
             conns: HashMap::new(),
             queue: VecDeque::new(),
             persist: Some(ptx),
-            snap: FileSnap::new(&snap_dir),
-            snapshotter: SnapshotThread::new(),
+            snap,
+            snapshotter,
             stats: Stats::default(),
             started: Instant::now(),
             snap_dir,

@@ -252,12 +252,22 @@ fn nonzero_end(file: &File, path: &Path, from: u64, len: u64) -> Result<u64> {
         let chunk = &mut buf[..(end - start) as usize];
         file.read_exact_at(chunk, start)
             .map_err(Error::io("read txn log", path))?;
-        if let Some(i) = chunk.iter().rposition(|&b| b != 0) {
+        if let Some(i) = last_nonzero(chunk) {
             return Ok(start + i as u64 + 1);
         }
         end = start;
     }
     Ok(from)
+}
+
+/// The index of the last non-zero byte. The tail of a preallocated log is megabytes of zeros,
+/// so whole 64-byte blocks are tested first (an OR over a block vectorizes).
+fn last_nonzero(chunk: &[u8]) -> Option<usize> {
+    let mut end = chunk.len();
+    while end >= 64 && chunk[end - 64..end].iter().fold(0u8, |a, &b| a | b) == 0 {
+        end -= 64;
+    }
+    chunk[..end].iter().rposition(|&b| b != 0)
 }
 
 /// The first offset at or after `from` in `region` where a complete, checksummed, decodable record
