@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cluster;
 mod compat;
 mod sim;
 mod test_deps;
@@ -15,6 +16,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test [ARGS]   install what the tests need (Apache ZooKeeper 3.8 from Debian), then run
                 cargo test --workspace [ARGS]
+  cluster up|status|logs|kill|restart|down [...]
+                a local ensemble of real servers under target/cluster (cargo xtask cluster
+                --help for the commands, options and port layout)
   compat kazoo [PYTEST ARGS]
                 run kazoo's own test suite against our standalone server (needs python3,
                 pip and java; compares with the tests that pass against Apache ZooKeeper 3.8);
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test_deps::run(&workspace_root(), &args[1..]),
+        Some("cluster") => cluster::run(&workspace_root(), &args[1..]),
         Some("compat") => match args.get(1).map(String::as_str) {
             Some("kazoo") => compat::kazoo(&workspace_root(), &args[2..]),
             _ => Err(anyhow::anyhow!("usage: cargo xtask compat kazoo")),
