@@ -427,11 +427,17 @@ impl DataTree {
         auth: &[Id],
         watch: Option<WatcherId>,
     ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
-        let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
-        check_acl(self.acl_of(id), Perms::READ, auth)?;
+        let found = self.read_data(path, auth)?;
         if let Some(w) = watch {
             self.data_watches.add(path, w, crate::WatchMode::Standard);
         }
+        Ok(found)
+    }
+
+    /// getData without a watch, through a shared reference (readers running beside the writer).
+    pub fn read_data(&self, path: &str, auth: &[Id]) -> Result<(Option<Bytes>, Stat), ErrorCode> {
+        let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
+        check_acl(self.acl_of(id), Perms::READ, auth)?;
         Ok((self.nodes.get(id).data.clone(), self.client_stat(id)))
     }
 
@@ -444,6 +450,14 @@ impl DataTree {
         if let Some(w) = watch {
             self.data_watches.add(path, w, crate::WatchMode::Standard);
         }
+        self.read_exists(path)
+    }
+
+    /// exists without a watch, through a shared reference.
+    pub fn read_exists(&self, path: &str) -> Result<Stat, ErrorCode> {
+        if path.contains('\0') {
+            return Err(ErrorCode::BadArguments);
+        }
         let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
         Ok(self.client_stat(id))
     }
@@ -455,6 +469,15 @@ impl DataTree {
         auth: &[Id],
         watch: Option<WatcherId>,
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
+        let found = self.read_children(path, auth)?;
+        if let Some(w) = watch {
+            self.child_watches.add(path, w, crate::WatchMode::Standard);
+        }
+        Ok(found)
+    }
+
+    /// getChildren without a watch, through a shared reference.
+    pub fn read_children(&self, path: &str, auth: &[Id]) -> Result<(Vec<String>, Stat), ErrorCode> {
         let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
         check_acl(self.acl_of(id), Perms::READ, auth)?;
         let children = self
@@ -462,11 +485,7 @@ impl DataTree {
             .children(id)
             .map(|c| self.nodes.get(c).name().to_owned())
             .collect();
-        let stat = self.client_stat(id);
-        if let Some(w) = watch {
-            self.child_watches.add(path, w, crate::WatchMode::Standard);
-        }
-        Ok((children, stat))
+        Ok((children, self.client_stat(id)))
     }
 
     /// getAllChildrenNumber: every descendant, the node itself not counted.

@@ -6,17 +6,22 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::{debug, info, warn};
-use zk_jute::proto::{ConnectRequest, RequestHeader};
-use zk_jute::{FrameDecoder, Record};
+use zk_jute::proto::{
+    ConnectRequest, ExistsResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
+    RequestHeader,
+};
+use zk_jute::{FrameDecoder, OpCode, Record};
 
 use crate::four_letter::{self, FOUR_LETTER_WORDS};
+use crate::pipeline::{SharedTree, reply_into, wall_ms};
+use crate::stats::{ConnShared, LastOp, Stats};
 
 pub(crate) type ConnId = u64;
 
@@ -73,6 +78,11 @@ pub(crate) enum ToCore {
         request: ConnectRequest,
         read_only_flag: Option<bool>,
         out: Outbox,
+        shared: Arc<ConnShared>,
+    },
+    /// A connection answered reads itself: its session is alive.
+    Touch {
+        conn: ConnId,
     },
     Request {
         conn: ConnId,
@@ -98,6 +108,177 @@ pub(crate) struct ConnSettings {
     pub(crate) max_frame: usize,
     pub(crate) sessionless_timeout: Duration,
     pub(crate) outstanding: Arc<Semaphore>,
+    pub(crate) reads: ReadPath,
+}
+
+/// What a connection needs to answer plain reads itself: the shared tree, whether the server
+/// serves, the server's counters, and how often to tell the core its session is active.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadPath {
+    pub(crate) tree: Arc<SharedTree>,
+    pub(crate) serving: Arc<AtomicBool>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) touch_every: Duration,
+}
+
+/// getData, exists and getChildren(2) without a watch, answered from the shared tree without a
+/// trip through the core, the reply appended to `out`. False when the request must go to the
+/// core (another op, a watch, a server that does not serve, a connection without a session).
+fn fast_read(
+    reads: &ReadPath,
+    conn: &ConnShared,
+    header: &RequestHeader,
+    body: &[u8],
+    out: &mut BytesMut,
+) -> bool {
+    if !reads.serving.load(Ordering::Acquire) || conn.session().is_none() {
+        return false;
+    }
+    let Ok(op) = OpCode::try_from(header.r#type) else {
+        return false;
+    };
+    if !matches!(
+        op,
+        OpCode::GetData | OpCode::Exists | OpCode::GetChildren | OpCode::GetChildren2
+    ) {
+        return false;
+    }
+    // All four requests are (ustring path, bool watch).
+    let Some((path, false)) = path_and_watch(body) else {
+        return false;
+    };
+    let xid = header.xid.0;
+    let auth = conn.auth.read().unwrap_or_else(|p| p.into_inner());
+    let tree = reads.tree.read();
+    let z = tree.last_processed_zxid().0;
+    let failed = match op {
+        OpCode::GetData => match tree.read_data(path, &auth) {
+            Ok((data, stat)) => {
+                reply_into(out, xid, z, 0, Some(&GetDataResponse { data, stat }));
+                None
+            }
+            Err(code) => Some(code),
+        },
+        OpCode::Exists => match tree.read_exists(path) {
+            Ok(stat) => {
+                reply_into(out, xid, z, 0, Some(&ExistsResponse { stat }));
+                None
+            }
+            Err(code) => Some(code),
+        },
+        OpCode::GetChildren => match tree.read_children(path, &auth) {
+            Ok((children, _)) => {
+                reply_into(out, xid, z, 0, Some(&GetChildrenResponse { children }));
+                None
+            }
+            Err(code) => Some(code),
+        },
+        _ => match tree.read_children(path, &auth) {
+            Ok((children, stat)) => {
+                reply_into(
+                    out,
+                    xid,
+                    z,
+                    0,
+                    Some(&GetChildren2Response { children, stat }),
+                );
+                None
+            }
+            Err(code) => Some(code),
+        },
+    };
+    if let Some(code) = failed {
+        reply_into::<GetDataResponse>(out, xid, z, code.code(), None);
+    }
+    true
+}
+
+/// The path and watch flag of a read request, without copying the path; `None` for anything
+/// malformed or not UTF-8 (the core then answers it as 3.8 would).
+fn path_and_watch(body: &[u8]) -> Option<(&str, bool)> {
+    let len = usize::try_from(i32::from_be_bytes(body.get(..4)?.try_into().ok()?)).ok()?;
+    let path = std::str::from_utf8(body.get(4..4 + len)?).ok()?;
+    match body.get(4 + len..)? {
+        [0] => Some((path, false)),
+        [_] => Some((path, true)),
+        _ => None,
+    }
+}
+
+/// Counts a read answered on the connection, as the core counts the ones it answers.
+fn count_fast_read(
+    reads: &ReadPath,
+    conn: &ConnShared,
+    header: &RequestHeader,
+    answer: &[u8],
+    arrived: Instant,
+) {
+    let ms = arrived.elapsed().as_millis() as u64;
+    for stats in [&reads.stats, &conn.stats] {
+        stats.count_received();
+        stats.record(ms);
+        stats.count_sent();
+    }
+    let op = OpCode::try_from(header.r#type).map_or("NA", crate::pipeline::op_name);
+    conn.set_last(LastOp {
+        op,
+        cxid: i64::from(header.xid.0),
+        zxid: answer_zxid(answer),
+        response_ms: wall_ms(),
+        latency: ms,
+    });
+}
+
+/// The zxid in a reply frame's header.
+fn answer_zxid(frame: &[u8]) -> i64 {
+    frame
+        .get(8..16)
+        .map_or(-1, |z| i64::from_be_bytes(z.try_into().expect("8 bytes")))
+}
+
+/// Whether an output frame answers a request (a watch event has xid -1).
+fn is_reply(frame: &[u8]) -> bool {
+    frame.get(4..8) != Some(&(-1i32).to_be_bytes()[..])
+}
+
+/// Requests handed to the core whose replies have not come back through the outbox: while any
+/// is out, reads go to the core too, behind them.
+#[derive(Debug, Default)]
+struct InCore {
+    pending: usize,
+    /// The ConnectResponse, which answers no request, has come.
+    connected: bool,
+}
+
+/// Moves queued output (starting with `first`) into `wbuf`, up to 1 MiB, counting the replies
+/// among it off `in_core`. Returns the bytes taken from the outbox and whether a close came.
+fn drain_outbox(
+    first: Option<Out>,
+    rx: &mut mpsc::UnboundedReceiver<Out>,
+    wbuf: &mut BytesMut,
+    in_core: &mut InCore,
+) -> (usize, bool) {
+    let mut taken = 0;
+    let mut next = first.or_else(|| rx.try_recv().ok());
+    while let Some(out) = next {
+        match out {
+            Out::Frame(f) => {
+                if !in_core.connected {
+                    in_core.connected = true;
+                } else if is_reply(&f) {
+                    in_core.pending = in_core.pending.saturating_sub(1);
+                }
+                taken += f.len();
+                wbuf.extend_from_slice(&f);
+            }
+            Out::Close => return (taken, true),
+        }
+        if wbuf.len() >= 1 << 20 {
+            break;
+        }
+        next = rx.try_recv().ok();
+    }
+    (taken, false)
 }
 
 /// Serves one accepted socket until it closes.
@@ -186,6 +367,7 @@ pub(crate) async fn serve<S>(
         queued: queued.clone(),
         abort: abort.clone(),
     };
+    let shared = Arc::new(ConnShared::default());
     if core
         .send(ToCore::Connect {
             conn,
@@ -193,6 +375,7 @@ pub(crate) async fn serve<S>(
             request,
             read_only_flag,
             out,
+            shared: shared.clone(),
         })
         .await
         .is_err()
@@ -200,32 +383,25 @@ pub(crate) async fn serve<S>(
         return;
     }
     let mut wbuf = BytesMut::new();
+    let reads = &settings.reads;
+    let mut in_core = InCore::default();
+    let mut answer = BytesMut::with_capacity(4096);
+    let mut last_touch = Instant::now();
     let reason = loop {
         let reading = queued.load(Ordering::Acquire) < HIGH_WATER_BYTES;
         tokio::select! {
             biased;
             _ = abort.notified() => break "aborted",
             msg = rx.recv() => {
-                let mut close = false;
-                match msg {
-                    Some(Out::Frame(f)) => wbuf.extend_from_slice(&f),
-                    Some(Out::Close) | None => close = true,
-                }
-                while !close && wbuf.len() < (1 << 20) {
-                    match rx.try_recv() {
-                        Ok(Out::Frame(f)) => wbuf.extend_from_slice(&f),
-                        Ok(Out::Close) => close = true,
-                        Err(_) => break,
-                    }
-                }
-                let n = wbuf.len();
-                if n > 0 {
+                let Some(first) = msg else { break "closed by server" };
+                let (from_outbox, close) = drain_outbox(Some(first), &mut rx, &mut wbuf, &mut in_core);
+                if !wbuf.is_empty() {
                     if stream.write_all(&wbuf).await.is_err() {
                         break "write failed";
                     }
                     wbuf.clear();
-                    queued.fetch_sub(n, Ordering::AcqRel);
                 }
+                queued.fetch_sub(from_outbox, Ordering::AcqRel);
                 if close {
                     let _ = stream.flush().await;
                     let _ = stream.shutdown().await;
@@ -239,9 +415,12 @@ pub(crate) async fn serve<S>(
                     Ok(_) => {}
                 }
                 let mut failed = None;
+                let mut from_outbox = 0;
+                let mut close = false;
                 loop {
                     match decoder.decode(&mut buf) {
                         Ok(Some(mut frame)) => {
+                            let arrived = Instant::now();
                             let header = match RequestHeader::read(&mut frame) {
                                 Ok(h) => h,
                                 Err(e) => {
@@ -249,8 +428,27 @@ pub(crate) async fn serve<S>(
                                     break;
                                 }
                             };
+                            if in_core.pending == 0 && !close
+                                && fast_read(reads, &shared, &header, &frame, &mut answer)
+                            {
+                                // An event of a change the answer shows was queued before the
+                                // tree was read: it goes out first, as ZooKeeper promises.
+                                let (n, c) = drain_outbox(None, &mut rx, &mut wbuf, &mut in_core);
+                                from_outbox += n;
+                                close |= c;
+                                wbuf.extend_from_slice(&answer);
+                                count_fast_read(reads, &shared, &header, &answer, arrived);
+                                answer.clear();
+                                if last_touch.elapsed() >= reads.touch_every {
+                                    last_touch = Instant::now();
+                                    let _ = core.try_send(ToCore::Touch { conn });
+                                }
+                                continue;
+                            }
                             let permit = settings.outstanding.clone().acquire_owned().await.ok();
                             let body = frame.copy_to_bytes(frame.remaining());
+                            in_core.pending += 1;
+                            last_touch = Instant::now();
                             if core.send(ToCore::Request { conn, header, body, permit }).await.is_err() {
                                 failed = Some("server stopping".into());
                                 break;
@@ -262,6 +460,18 @@ pub(crate) async fn serve<S>(
                             break;
                         }
                     }
+                }
+                if !wbuf.is_empty() {
+                    if stream.write_all(&wbuf).await.is_err() {
+                        break "write failed";
+                    }
+                    wbuf.clear();
+                }
+                queued.fetch_sub(from_outbox, Ordering::AcqRel);
+                if close {
+                    let _ = stream.flush().await;
+                    let _ = stream.shutdown().await;
+                    break "closed by server";
                 }
                 if let Some(why) = failed {
                     warn!(%addr, conn, "closing connection: {why}");

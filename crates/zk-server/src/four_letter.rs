@@ -165,8 +165,8 @@ impl Core {
                             c.addr.ip(),
                             c.addr.port(),
                             c.outstanding,
-                            c.stats.packets_received,
-                            c.stats.packets_sent
+                            c.shared.stats.received(),
+                            c.shared.stats.sent()
                         );
                     }
                     asker_line(&mut o, asker);
@@ -176,17 +176,17 @@ impl Core {
                 let _ = writeln!(
                     o,
                     "Latency min/avg/max: {}/{}/{}",
-                    s.min_latency.unwrap_or(0),
+                    s.min(),
                     java_double(s.avg()),
-                    s.max_latency
+                    s.max()
                 );
-                let _ = writeln!(o, "Received: {}", s.packets_received);
-                let _ = writeln!(o, "Sent: {}", s.packets_sent);
+                let _ = writeln!(o, "Received: {}", s.received());
+                let _ = writeln!(o, "Sent: {}", s.sent());
                 let _ = writeln!(o, "Connections: {}", self.conns.len() + 1);
                 let _ = writeln!(o, "Outstanding: {}", self.outstanding());
                 let _ = writeln!(o, "Zxid: 0x{:x}", self.last_zxid());
                 let _ = writeln!(o, "Mode: {}", self.mode_name());
-                let _ = writeln!(o, "Node count: {}", self.tree.node_count() + 1);
+                let _ = writeln!(o, "Node count: {}", self.tree.read().node_count() + 1);
             }
             "conf" => {
                 let c = &self.config;
@@ -222,27 +222,28 @@ impl Core {
                         c.addr.ip(),
                         c.addr.port(),
                         c.outstanding,
-                        c.stats.packets_received,
-                        c.stats.packets_sent
+                        c.shared.stats.received(),
+                        c.shared.stats.sent()
                     );
-                    if let Some(sid) = c.session {
+                    if let Some(sid) = c.session() {
+                        let last = c.shared.last();
                         let _ = write!(
                             o,
                             ",sid=0x{sid:x},lop={},est={},to={}",
-                            c.last_op, c.established_ms, c.timeout_ms
+                            last.op, c.established_ms, c.timeout_ms
                         );
-                        if c.last_cxid >= 0 {
-                            let _ = write!(o, ",lcxid=0x{:x}", c.last_cxid);
+                        if last.cxid >= 0 {
+                            let _ = write!(o, ",lcxid=0x{:x}", last.cxid);
                         }
                         let _ = write!(
                             o,
                             ",lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
-                            c.last_zxid,
-                            c.last_response_ms,
-                            c.last_latency,
-                            c.stats.min_latency.unwrap_or(0),
-                            c.stats.avg() as u64,
-                            c.stats.max_latency
+                            last.zxid,
+                            last.response_ms,
+                            last.latency,
+                            c.shared.stats.min(),
+                            c.shared.stats.avg() as u64,
+                            c.shared.stats.max()
                         );
                     }
                     o.push_str(")\n");
@@ -252,12 +253,12 @@ impl Core {
             }
             "crst" => {
                 for c in self.conns.values_mut() {
-                    c.stats = Default::default();
+                    c.shared.stats.reset();
                 }
                 o.push_str("Connection stats reset.\n");
             }
             "srst" => {
-                self.stats = Default::default();
+                self.stats.reset();
                 o.push_str("Server stats reset.\n");
             }
             "dump" => {
@@ -281,11 +282,11 @@ impl Core {
                     }
                 }
                 o.push_str("ephemeral nodes dump:\n");
-                let owners = self.tree.ephemeral_sessions();
+                let owners = self.tree.read().ephemeral_sessions();
                 let _ = writeln!(o, "Sessions with Ephemerals ({}):", owners.len());
                 for s in owners {
                     let _ = writeln!(o, "0x{:x}:", s.0);
-                    for p in self.tree.ephemerals(s) {
+                    for p in self.tree.read().ephemerals(s) {
                         let _ = writeln!(o, "\t{p}");
                     }
                 }
@@ -329,7 +330,7 @@ impl Core {
                 }
             }
             "wchs" => {
-                let (data, _) = self.tree.watch_summary();
+                let (data, _) = self.tree.read().watch_summary();
                 let _ = writeln!(
                     o,
                     "{} connections watching {} paths\nTotal watches:{}",
@@ -341,8 +342,8 @@ impl Core {
                 let mut ids: Vec<_> = self.conns.keys().copied().collect();
                 ids.sort();
                 for id in ids {
-                    let sid = self.conns[&id].session.unwrap_or(0);
-                    let (paths, _) = self.tree.watched_paths(zk_datatree::WatcherId(id));
+                    let sid = self.conns[&id].session().unwrap_or(0);
+                    let (paths, _) = self.tree.read().watched_paths(zk_datatree::WatcherId(id));
                     if !paths.is_empty() {
                         by_session.push((sid, paths));
                     }
@@ -385,17 +386,19 @@ impl Core {
             }
             "mntr" => {
                 let s = self.stats.clone();
-                let (data, child) = self.tree.watch_summary();
+                let (data, child) = self.tree.read().watch_summary();
                 let ephemerals: usize = self
                     .tree
+                    .read()
                     .ephemeral_sessions()
                     .into_iter()
-                    .map(|sid| self.tree.ephemerals(sid).len())
+                    .map(|sid| self.tree.read().ephemerals(sid).len())
                     .sum();
                 // DataTree.approximateDataSize: path and data lengths of every entry of its node
                 // map, where the root is there twice, as "" and as "/".
                 let approximate_data_size: usize = self
                     .tree
+                    .read()
                     .walk()
                     .map(|n| {
                         let data = n.data.map_or(0, |d| d.len());
@@ -407,14 +410,17 @@ impl Core {
                     ("version", VERSION.to_owned()),
                     ("server_state", self.mode_name().to_owned()),
                     ("avg_latency", java_double(s.avg())),
-                    ("max_latency", s.max_latency.to_string()),
-                    ("min_latency", s.min_latency.unwrap_or(0).to_string()),
-                    ("packets_received", s.packets_received.to_string()),
-                    ("packets_sent", s.packets_sent.to_string()),
+                    ("max_latency", s.max().to_string()),
+                    ("min_latency", s.min().to_string()),
+                    ("packets_received", s.received().to_string()),
+                    ("packets_sent", s.sent().to_string()),
                     ("num_alive_connections", (self.conns.len() + 1).to_string()),
                     ("outstanding_requests", self.outstanding().to_string()),
                     ("uptime", self.started.elapsed().as_millis().to_string()),
-                    ("znode_count", (self.tree.node_count() + 1).to_string()),
+                    (
+                        "znode_count",
+                        (self.tree.read().node_count() + 1).to_string(),
+                    ),
                     ("watch_count", (data.watches + child.watches).to_string()),
                     ("ephemerals_count", ephemerals.to_string()),
                     ("approximate_data_size", approximate_data_size.to_string()),
@@ -461,7 +467,7 @@ impl Core {
             .conns
             .values()
             .map(|c| {
-                let sid = c.session.unwrap_or(0);
+                let sid = c.session().unwrap_or(0);
                 let t = session_expiry
                     .get(&sid)
                     .copied()

@@ -14,6 +14,7 @@ pub mod quorum_config;
 mod sasl;
 mod server;
 pub mod session;
+mod stats;
 mod tls;
 
 pub use config::{ConfigError, ServerConfig, Whitelist};

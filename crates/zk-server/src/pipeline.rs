@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -32,6 +32,7 @@ use crate::config::ServerConfig;
 use crate::connection::{ConnId, Outbox, ToCore};
 use crate::sasl::SaslServer;
 use crate::session::{SessionTracker, session_password};
+use crate::stats::{ConnShared, LastOp, Stats};
 
 /// Frames queued for one client beyond which its connection is dropped.
 fn hard_cap(max_frame: usize) -> usize {
@@ -47,8 +48,22 @@ pub(crate) fn wall_ms() -> i64 {
 
 /// Builds one reply frame.
 pub(crate) fn reply<R: Record>(xid: i32, zxid: i64, err: i32, body: Option<&R>) -> Bytes {
-    let mut out = BytesMut::new();
-    encode_frame(&mut out, |b| {
+    // Most replies are small; starting with room for one avoids the regrowth that showed as a
+    // fifth of a read's cost.
+    let mut out = BytesMut::with_capacity(256);
+    reply_into(&mut out, xid, zxid, err, body);
+    out.freeze()
+}
+
+/// Appends one reply frame to `out`.
+pub(crate) fn reply_into<R: Record>(
+    out: &mut BytesMut,
+    xid: i32,
+    zxid: i64,
+    err: i32,
+    body: Option<&R>,
+) {
+    encode_frame(out, |b| {
         ReplyHeader {
             xid: zk_jute::Xid(xid),
             zxid: Zxid(zxid),
@@ -59,39 +74,10 @@ pub(crate) fn reply<R: Record>(xid: i32, zxid: i64, err: i32, body: Option<&R>) 
             r.write(b);
         }
     });
-    out.freeze()
 }
 
-fn reply_empty(xid: i32, zxid: i64, err: i32) -> Bytes {
+pub(crate) fn reply_empty(xid: i32, zxid: i64, err: i32) -> Bytes {
     reply::<ErrorResponse>(xid, zxid, err, None)
-}
-
-/// Latency and traffic counters of `srvr`/`mntr` (`ServerStats`).
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Stats {
-    pub(crate) packets_received: u64,
-    pub(crate) packets_sent: u64,
-    pub(crate) min_latency: Option<u64>,
-    pub(crate) max_latency: u64,
-    pub(crate) total_latency: u64,
-    pub(crate) count: u64,
-}
-
-impl Stats {
-    fn record(&mut self, ms: u64) {
-        self.min_latency = Some(self.min_latency.map_or(ms, |m| m.min(ms)));
-        self.max_latency = self.max_latency.max(ms);
-        self.total_latency += ms;
-        self.count += 1;
-    }
-
-    pub(crate) fn avg(&self) -> f64 {
-        if self.count == 0 {
-            0.0
-        } else {
-            self.total_latency as f64 / self.count as f64
-        }
-    }
 }
 
 /// A connection as the core sees it.
@@ -99,19 +85,43 @@ impl Stats {
 pub(crate) struct Conn {
     pub(crate) out: Outbox,
     pub(crate) addr: SocketAddr,
-    pub(crate) session: Option<i64>,
+    /// Session, auth ids, counters: shared with the connection's task.
+    pub(crate) shared: Arc<ConnShared>,
     pub(crate) timeout_ms: i32,
-    pub(crate) auth: Vec<Id>,
     pub(crate) read_only_flag: Option<bool>,
     pub(crate) established_ms: i64,
-    pub(crate) stats: Stats,
-    pub(crate) last_op: &'static str,
-    pub(crate) last_cxid: i64,
-    pub(crate) last_zxid: i64,
-    pub(crate) last_response_ms: i64,
-    pub(crate) last_latency: u64,
     pub(crate) outstanding: u64,
     sasl: Option<SaslServer>,
+}
+
+impl Conn {
+    pub(crate) fn session(&self) -> Option<i64> {
+        self.shared.session()
+    }
+
+    pub(crate) fn set_session(&self, session: Option<i64>) {
+        self.shared
+            .session
+            .store(session.unwrap_or(0), std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// The tree, written by the core only and read by connection tasks answering plain reads.
+#[derive(Debug)]
+pub(crate) struct SharedTree(RwLock<DataTree>);
+
+impl SharedTree {
+    pub(crate) fn new(tree: DataTree) -> Self {
+        SharedTree(RwLock::new(tree))
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, DataTree> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, DataTree> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Who is waiting for a txn.
@@ -203,7 +213,7 @@ pub(crate) enum Durable {
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) config: Arc<ServerConfig>,
-    pub(crate) tree: DataTree,
+    pub(crate) tree: Arc<SharedTree>,
     pub(crate) pending: PendingChanges,
     prep_config: PrepConfig,
     pub(crate) next_zxid: i64,
@@ -219,7 +229,9 @@ pub(crate) struct Core {
     /// The ensemble role and its links; `None` for a standalone server.
     pub(crate) peer: Option<crate::quorum::Peer>,
     snapshotter: SnapshotThread,
-    pub(crate) stats: Stats,
+    pub(crate) stats: Arc<Stats>,
+    /// Whether connection tasks may answer plain reads (an ensemble member only while serving).
+    pub(crate) serving: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) started: Instant,
     pub(crate) snap_dir: PathBuf,
     pub(crate) log_dir: PathBuf,
@@ -440,7 +452,7 @@ impl Core {
             ready_zxid: zxid.0,
             tree_config,
             peer: None,
-            tree,
+            tree: Arc::new(SharedTree::new(tree)),
             pending: PendingChanges::new(),
             sessions,
             session_conn: HashMap::new(),
@@ -449,7 +461,8 @@ impl Core {
             persist: Some(ptx),
             snap,
             snapshotter,
-            stats: Stats::default(),
+            stats: Arc::new(Stats::default()),
+            serving: Arc::new(std::sync::atomic::AtomicBool::new(config.is_standalone())),
             started: Instant::now(),
             snap_dir,
             log_dir,
@@ -471,7 +484,7 @@ impl Core {
     }
 
     pub(crate) fn last_zxid(&self) -> i64 {
-        self.tree.last_processed_zxid().0
+        self.tree.read().last_processed_zxid().0
     }
 
     pub(crate) fn outstanding(&self) -> usize {
@@ -481,8 +494,8 @@ impl Core {
     pub(crate) fn send(&mut self, conn: ConnId, frame: Bytes) {
         let cap = self.hard_cap;
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.packets_sent += 1;
-            self.stats.packets_sent += 1;
+            c.shared.stats.count_sent();
+            self.stats.count_sent();
             if !c.out.send(frame, cap) {
                 c.out.abort();
             }
@@ -504,7 +517,9 @@ impl Core {
                 request,
                 read_only_flag,
                 out,
-            } => self.connect(conn, addr, request, read_only_flag, out),
+                shared,
+            } => self.connect(conn, addr, request, read_only_flag, out, shared),
+            ToCore::Touch { conn } => self.touch(conn),
             ToCore::Request {
                 conn,
                 header,
@@ -514,9 +529,9 @@ impl Core {
             ToCore::Closed { conn } => self.closed(conn),
             ToCore::FourLetter { word, addr, reply } => {
                 // Like NIOServerCnxn: the word is a received packet, its answer a sent one.
-                self.stats.packets_received += 1;
+                self.stats.count_received();
                 let text = self.four_letter(&word, addr);
-                self.stats.packets_sent += 1;
+                self.stats.count_sent();
                 let _ = reply.send(text);
             }
         }
@@ -529,6 +544,7 @@ impl Core {
         request: ConnectRequest,
         read_only_flag: Option<bool>,
         out: Outbox,
+        shared: Arc<ConnShared>,
     ) {
         if !self.is_serving() {
             // As 3.8 while it has no leader: "ZooKeeperServer not running".
@@ -551,25 +567,19 @@ impl Core {
             self.config.min_session_timeout_ms,
             self.config.max_session_timeout_ms,
         );
-        let mut c = Conn {
+        shared.add_auth(Id::new("ip", addr.ip().to_string()));
+        let c = Conn {
             out,
             addr,
-            session: None,
+            shared,
             timeout_ms: timeout,
-            auth: vec![Id::new("ip", addr.ip().to_string())],
             read_only_flag,
             established_ms: wall_ms(),
-            stats: Stats::default(),
-            last_op: "NA",
-            last_cxid: -1,
-            last_zxid: -1,
-            last_response_ms: 0,
-            last_latency: 0,
             outstanding: 0,
             sasl: None,
         };
-        c.stats.packets_received = 1;
-        self.stats.packets_received += 1;
+        c.shared.stats.count_received();
+        self.stats.count_received();
         let sid = request.session_id.0;
         if sid == 0 {
             let id = self.sessions.next_session_id();
@@ -609,7 +619,7 @@ impl Core {
             );
             self.close_conn(old);
             if let Some(o) = self.conns.get_mut(&old) {
-                o.session = None;
+                o.set_session(None);
             }
         }
         let password_ok = request.passwd.as_ref() == session_password(sid).as_slice();
@@ -641,20 +651,33 @@ impl Core {
             return;
         }
         let timeout = c.timeout_ms;
-        c.session = Some(sid);
+        c.set_session(Some(sid));
         let frame = connect_response(timeout, sid, session_password(sid), c.read_only_flag);
         let _ = c.out.send(frame, usize::MAX);
-        c.stats.packets_sent += 1;
+        c.shared.stats.count_sent();
         if !self.sessions.touch(sid, timeout, now) {
             self.sessions.add(sid, timeout, now);
         }
         self.session_conn.insert(sid, conn);
     }
 
+    /// A connection answered reads itself (`ToCore::Touch`): its session is active.
+    fn touch(&mut self, conn: ConnId) {
+        let now = self.now();
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (sid, timeout) = (c.session(), c.timeout_ms);
+        if let Some(sid) = sid {
+            self.sessions.touch(sid, timeout, now);
+            self.learner_touch(sid, timeout);
+        }
+    }
+
     fn closed(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
-            self.tree.remove_watcher(WatcherId(conn));
-            if let Some(sid) = c.session
+            self.tree.write().remove_watcher(WatcherId(conn));
+            if let Some(sid) = c.session()
                 && self.session_conn.get(&sid) == Some(&conn)
             {
                 self.session_conn.remove(&sid);
@@ -663,7 +686,7 @@ impl Core {
     }
 
     fn session_check(&self, conn: ConnId) -> (i64, Result<(), ErrorCode>) {
-        match self.conns.get(&conn).and_then(|c| c.session) {
+        match self.conns.get(&conn).and_then(|c| c.session()) {
             Some(sid) if self.sessions.is_live(sid) => (sid, Ok(())),
             Some(sid) => (sid, Err(ErrorCode::SessionExpired)),
             None => (0, Err(ErrorCode::SessionExpired)),
@@ -692,7 +715,7 @@ impl Core {
             },
         };
         let prepared = prep(
-            &self.tree,
+            &self.tree.read(),
             &mut self.pending,
             &self.prep_config,
             &ctx,
@@ -762,9 +785,9 @@ impl Core {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        c.stats.packets_received += 1;
-        self.stats.packets_received += 1;
-        let Some(sid) = c.session else {
+        c.shared.stats.count_received();
+        self.stats.count_received();
+        let Some(sid) = c.session() else {
             // Still waiting for its session to be created: 3.8 would not read yet.
             warn!(conn, "request before the session is established; closing");
             c.out.close();
@@ -793,7 +816,7 @@ impl Core {
         };
         if let Some(c) = self.conns.get_mut(&conn) {
             if xid >= 0 {
-                c.last_cxid = i64::from(xid);
+                c.shared.set_cxid(i64::from(xid));
             }
             c.outstanding += 1;
         }
@@ -826,7 +849,7 @@ impl Core {
         let auth = self
             .conns
             .get(&conn)
-            .map(|c| c.auth.clone())
+            .map(|c| c.shared.auth())
             .unwrap_or_default();
         let origin = Origin::Client {
             conn,
@@ -890,9 +913,7 @@ impl Core {
             Some(ids) => {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     for id in ids {
-                        if !c.auth.contains(&id) {
-                            c.auth.push(id);
-                        }
+                        c.shared.add_auth(id);
                     }
                 }
                 self.send(conn, reply_empty(-4, 0, 0));
@@ -923,9 +944,7 @@ impl Core {
             Ok((response, done)) => {
                 if let Some(user) = done {
                     let id = Id::new("sasl", user);
-                    if !c.auth.contains(&id) {
-                        c.auth.push(id);
-                    }
+                    c.shared.add_auth(id);
                 }
                 let last = self.last_zxid();
                 let frame = reply(
@@ -956,11 +975,11 @@ impl Core {
             self.drain_ready();
         }
         if snapshot_due {
-            let at = self.tree.last_processed_zxid();
+            let at = self.tree.read().last_processed_zxid();
             info!(zxid = %at, "creating a new snapshot in the background");
             let _ = self
                 .snapshotter
-                .try_start(&self.snap, at, self.tree.clone());
+                .try_start(&self.snap, at, self.tree.read().clone());
         }
     }
 
@@ -1032,25 +1051,30 @@ impl Core {
         entry: &TxnEntry,
         origin: Option<ConnId>,
     ) -> zk_datatree::TxnResult {
-        let applied = self.tree.apply(&entry.header, &entry.body);
+        // The events are queued before the lock is released: a connection that answers a read
+        // of the new state itself then has the event ahead of that reply, as ZooKeeper promises.
+        let shared = self.tree.clone();
+        let mut tree = shared.write();
+        let applied = tree.apply(&entry.header, &entry.body);
+        let digest = tree.digest();
+        self.route_events(applied.events);
+        drop(tree);
         self.pending.applied(entry.header.zxid);
         let zxid = entry.header.zxid.0;
         if entry
             .digest
             .as_ref()
-            .is_some_and(|d| d.tree_digest != self.tree.digest())
+            .is_some_and(|d| d.tree_digest != digest)
         {
             self.digest_mismatches += 1;
         }
         // DataTree.logZxidDigest: every 128th zxid, the last 1024 of them.
         if entry.digest.is_some() && zxid % 128 == 0 {
-            self.digests
-                .push_back((entry.header.zxid, self.tree.digest()));
+            self.digests.push_back((entry.header.zxid, digest));
             if self.digests.len() > 1024 {
                 self.digests.pop_front();
             }
         }
-        self.route_events(applied.events);
         if entry.header.r#type == OpCode::CloseSession.code() {
             let sid = entry.header.client_id.0;
             self.sessions.remove(sid);
@@ -1059,7 +1083,7 @@ impl Core {
                     self.close_conn(conn);
                 }
                 if let Some(c) = self.conns.get_mut(&conn) {
-                    c.session = None;
+                    c.set_session(None);
                 }
             }
         }
@@ -1087,7 +1111,7 @@ impl Core {
                 let Some(c) = self.conns.get_mut(&conn) else {
                     return;
                 };
-                c.session = Some(sid);
+                c.set_session(Some(sid));
                 let flag = c.read_only_flag;
                 self.session_conn.insert(sid, conn);
                 let frame = connect_response(timeout_ms, sid, session_password(sid), flag);
@@ -1166,11 +1190,15 @@ impl Core {
         let ms = arrived.elapsed().as_millis() as u64;
         self.stats.record(ms);
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.record(ms);
-            c.last_op = op_name(op);
-            c.last_zxid = zxid;
-            c.last_response_ms = wall_ms();
-            c.last_latency = ms;
+            c.shared.stats.record(ms);
+            let cxid = c.shared.last().cxid;
+            c.shared.set_last(LastOp {
+                op: op_name(op),
+                cxid,
+                zxid,
+                response_ms: wall_ms(),
+                latency: ms,
+            });
             c.outstanding = c.outstanding.saturating_sub(1);
         }
     }
@@ -1183,8 +1211,8 @@ impl Core {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let auth = c.auth.clone();
-        let sid = c.session.unwrap_or(0);
+        let auth = c.shared.auth();
+        let sid = c.session().unwrap_or(0);
         let watcher = WatcherId(conn);
         let frame = match self.read_reply(op, xid, &body, &auth, sid, watcher) {
             Ok(f) => f,
@@ -1210,27 +1238,27 @@ impl Core {
             OpCode::Ping => reply_empty(xid, z, 0),
             OpCode::Exists => {
                 let r = ExistsRequest::from_bytes(body).map_err(m)?;
-                let stat = self.tree.exists(&r.path, w(r.watch))?;
+                let stat = self.tree.write().exists(&r.path, w(r.watch))?;
                 reply(xid, z, 0, Some(&ExistsResponse { stat }))
             }
             OpCode::GetData => {
                 let r = GetDataRequest::from_bytes(body).map_err(m)?;
-                let (data, stat) = self.tree.get_data(&r.path, auth, w(r.watch))?;
+                let (data, stat) = self.tree.write().get_data(&r.path, auth, w(r.watch))?;
                 reply(xid, z, 0, Some(&GetDataResponse { data, stat }))
             }
             OpCode::GetAcl => {
                 let r = GetAclRequest::from_bytes(body).map_err(m)?;
-                let (acl, stat) = self.tree.get_acl(&r.path, auth)?;
+                let (acl, stat) = self.tree.read().get_acl(&r.path, auth)?;
                 reply(xid, z, 0, Some(&GetAclResponse { acl, stat }))
             }
             OpCode::GetChildren => {
                 let r = GetChildrenRequest::from_bytes(body).map_err(m)?;
-                let (children, _) = self.tree.get_children(&r.path, auth, w(r.watch))?;
+                let (children, _) = self.tree.write().get_children(&r.path, auth, w(r.watch))?;
                 reply(xid, z, 0, Some(&GetChildrenResponse { children }))
             }
             OpCode::GetChildren2 => {
                 let r = GetChildren2Request::from_bytes(body).map_err(m)?;
-                let (children, stat) = self.tree.get_children(&r.path, auth, w(r.watch))?;
+                let (children, stat) = self.tree.write().get_children(&r.path, auth, w(r.watch))?;
                 reply(xid, z, 0, Some(&GetChildren2Response { children, stat }))
             }
             OpCode::Sync => {
@@ -1241,9 +1269,9 @@ impl Core {
                 let r = CheckWatchesRequest::from_bytes(body).map_err(m)?;
                 let ty = WatcherType::try_from(r.r#type).map_err(|_| ErrorCode::BadArguments)?;
                 if op == OpCode::CheckWatches {
-                    self.tree.check_watches(&r.path, ty, watcher)?;
+                    self.tree.write().check_watches(&r.path, ty, watcher)?;
                 } else {
-                    self.tree.remove_watches(&r.path, ty, watcher)?;
+                    self.tree.write().remove_watches(&r.path, ty, watcher)?;
                 }
                 reply_empty(xid, z, 0)
             }
@@ -1252,7 +1280,7 @@ impl Core {
                 if r.ops.iter().any(|o| !o.is_read()) {
                     return Err(ErrorCode::MarshallingError);
                 }
-                let results = self.tree.multi_read(&r.ops, auth, watcher);
+                let results = self.tree.write().multi_read(&r.ops, auth, watcher);
                 reply(xid, z, 0, Some(&MultiResponse { results }))
             }
             OpCode::SetWatches | OpCode::SetWatches2 => {
@@ -1269,18 +1297,21 @@ impl Core {
                 } else {
                     SetWatches2::from_bytes(body).map_err(m)?
                 };
-                let events = self.tree.set_watches(r.relative_zxid, &r, watcher);
+                let events = self.tree.write().set_watches(r.relative_zxid, &r, watcher);
                 self.route_events(events);
                 reply_empty(xid, z, 0)
             }
             OpCode::GetEphemerals => {
                 let r = GetEphemeralsRequest::from_bytes(body).map_err(m)?;
-                let ephemerals = self.tree.get_ephemerals(SessionId(sid), &r.prefix_path);
+                let ephemerals = self
+                    .tree
+                    .read()
+                    .get_ephemerals(SessionId(sid), &r.prefix_path);
                 reply(xid, z, 0, Some(&GetEphemeralsResponse { ephemerals }))
             }
             OpCode::GetAllChildrenNumber => {
                 let r = GetAllChildrenNumberRequest::from_bytes(body).map_err(m)?;
-                let total_number = self.tree.get_all_children_number(&r.path, auth)?;
+                let total_number = self.tree.read().get_all_children_number(&r.path, auth)?;
                 reply(
                     xid,
                     z,
@@ -1291,7 +1322,7 @@ impl Core {
             OpCode::AddWatch => {
                 let r = AddWatchRequest::from_bytes(body).map_err(m)?;
                 let mode = AddWatchMode::try_from(r.mode).map_err(|_| ErrorCode::BadArguments)?;
-                self.tree.add_watch(&r.path, mode, watcher);
+                self.tree.write().add_watch(&r.path, mode, watcher);
                 reply(xid, z, 0, Some(&ErrorResponse { err: 0 }))
             }
             OpCode::WhoAmI => {
@@ -1334,17 +1365,17 @@ impl Core {
         }
         let now = wall_ms();
         let mut candidates = Vec::new();
-        for path in self.tree.containers() {
-            if let Some(stat) = self.tree.stat(&path)
+        for path in self.tree.read().containers() {
+            if let Some(stat) = self.tree.read().stat(&path)
                 && stat.cversion > 0
                 && stat.num_children == 0
             {
                 candidates.push(path);
             }
         }
-        for path in self.tree.ttl_nodes() {
+        for path in self.tree.read().ttl_nodes() {
             if let (Some(stat), Some(NodeKind::Ttl(ttl))) =
-                (self.tree.stat(&path), self.tree.kind(&path))
+                (self.tree.read().stat(&path), self.tree.read().kind(&path))
                 && stat.num_children == 0
                 && now - stat.mtime > ttl
             {

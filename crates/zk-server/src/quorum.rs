@@ -241,7 +241,8 @@ impl Core {
         election: ElectionService,
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<(), zk_persistence::Error> {
-        let epochs = zk_persistence::load_epochs(&self.snap_dir, self.tree.last_processed_zxid())?;
+        let epochs =
+            zk_persistence::load_epochs(&self.snap_dir, self.tree.read().last_processed_zxid())?;
         self.peer = Some(Peer::new(config, election, events, epochs));
         self.look_for_leader();
         Ok(())
@@ -249,7 +250,7 @@ impl Core {
 
     fn look_for_leader(&mut self) {
         let history = History {
-            last_logged_zxid: self.tree.last_processed_zxid(),
+            last_logged_zxid: self.tree.read().last_processed_zxid(),
             current_epoch: 0,
         };
         let Some(peer) = &mut self.peer else {
@@ -272,6 +273,8 @@ impl Core {
     /// disconnected, the tree catches up with the log, and a new election starts.
     fn go_looking(&mut self, why: &str) {
         info!(why, "leaving the role; looking for a leader");
+        self.serving
+            .store(false, std::sync::atomic::Ordering::Release);
         if let Some(p) = &mut self.peer {
             p.role = Role::Looking;
         }
@@ -296,7 +299,7 @@ impl Core {
     /// `fastForwardDataBase`: applies the logged txns the tree does not have yet (proposals that
     /// were logged but not committed when the role ended), so the tree is the log's history.
     fn fast_forward(&mut self) {
-        let from = Zxid(self.tree.last_processed_zxid().0 + 1);
+        let from = Zxid(self.tree.read().last_processed_zxid().0 + 1);
         let txns = match zk_persistence::read_dir(&self.log_dir, from) {
             Ok(t) => t.live(),
             Err(e) => {
@@ -307,7 +310,7 @@ impl Core {
         let mut applied = 0u64;
         for txn in txns {
             match txn {
-                Ok(t) if t.zxid() > self.tree.last_processed_zxid() => {
+                Ok(t) if t.zxid() > self.tree.read().last_processed_zxid() => {
                     self.apply_entry(&t.entry, None);
                     applied += 1;
                 }
@@ -319,9 +322,9 @@ impl Core {
             }
         }
         if applied > 0 {
-            info!(applied, zxid = %self.tree.last_processed_zxid(), "caught the database up with the txn log");
+            info!(applied, zxid = %self.tree.read().last_processed_zxid(), "caught the database up with the txn log");
         }
-        self.ready_zxid = self.tree.last_processed_zxid().0;
+        self.ready_zxid = self.tree.read().last_processed_zxid().0;
     }
 
     fn peer_state(&self) -> PeerState {
@@ -332,7 +335,7 @@ impl Core {
         PeerState {
             accepted_epoch,
             current_epoch,
-            last_zxid: self.tree.last_processed_zxid(),
+            last_zxid: self.tree.read().last_processed_zxid(),
         }
     }
 
@@ -516,7 +519,7 @@ impl Core {
     /// log up to the tree's last zxid.
     fn committed_log_tail(&self) -> Vec<Proposal> {
         let count = self.peer.as_ref().map_or(500, |p| p.zab.commit_log_count);
-        let last = self.tree.last_processed_zxid();
+        let last = self.tree.read().last_processed_zxid();
         let start = Zxid((last.0 - count as i64 + 1).max(0));
         let mut out: Vec<Proposal> = Vec::new();
         if let Ok(txns) = zk_persistence::read_dir(&self.log_dir, start) {
@@ -658,18 +661,19 @@ impl Core {
                 tree.set_last_processed_zxid(zxid);
                 // Txns past the snapshot in our log are not in the leader's history.
                 self.truncate_log(zxid, false);
-                self.tree = *tree;
+                *self.tree.write() = *tree;
                 self.pending = PendingChanges::new();
                 self.ready_zxid = zxid.0;
             }
             Output::TakeSnapshot => {
-                let zxid = self.tree.last_processed_zxid();
-                if let Err(e) = self.snap.write(zxid, &mut &self.tree) {
+                let zxid = self.tree.read().last_processed_zxid();
+                let written = self.snap.write(zxid, &mut &*self.tree.read());
+                if let Err(e) = written {
                     self.go_looking(&format!("cannot write the synced snapshot: {e}"));
                 }
             }
             Output::SendSnapshot { to, zxid } => {
-                let tree = Box::new(self.tree.clone());
+                let tree = Box::new(self.tree.read().clone());
                 if let Some(link) = peer.leading().and_then(|l| l.links.get(&to)) {
                     info!(learner = to.0, %zxid, "sending a snapshot");
                     link.send_snapshot(tree);
@@ -752,9 +756,9 @@ impl Core {
         info!(%zxid, "truncating the txn log (TRUNC)");
         match self.truncate_log(zxid, true) {
             Some(tree) => {
-                self.tree = tree;
+                *self.tree.write() = tree;
                 self.pending = PendingChanges::new();
-                self.ready_zxid = self.tree.last_processed_zxid().0;
+                self.ready_zxid = self.tree.read().last_processed_zxid().0;
             }
             None => self.go_looking("cannot truncate the txn log as the leader asked"),
         }
@@ -769,20 +773,29 @@ impl Core {
         let my_id = peer.config.my_id.0 as u8;
         if let Some(l) = peer.leading() {
             self.next_zxid = l.zab.next_zxid().0;
+            // Leader.lead ends with setlastProcessedZxid(zk.getZxid()): the new epoch's zero
+            // zxid until the first txn, which `srvr` and later votes show, as 3.8's do.
+            let mut tree = self.tree.write();
+            let epoch_start = Zxid::new(epoch, 0);
+            if tree.last_processed_zxid() < epoch_start {
+                tree.set_last_processed_zxid(epoch_start);
+            }
         }
         // The sessions of the tree, freshly timed, as a new server's tracker starts.
         let now = self.now();
         self.sessions = SessionTracker::new(self.config.tick_ms, my_id, wall_ms());
-        let known: Vec<(SessionId, i32)> = self.tree.sessions().collect();
+        let known: Vec<(SessionId, i32)> = self.tree.read().sessions().collect();
         for (id, timeout) in known {
             self.sessions.add(id.0, timeout, now);
         }
         self.pending = PendingChanges::new();
-        self.ready_zxid = self.tree.last_processed_zxid().0;
+        self.ready_zxid = self.tree.read().last_processed_zxid().0;
+        self.serving
+            .store(true, std::sync::atomic::Ordering::Release);
         info!(
             epoch,
             role = self.mode_name(),
-            zxid = %self.tree.last_processed_zxid(),
+            zxid = %self.tree.read().last_processed_zxid(),
             "serving clients"
         );
     }
@@ -820,7 +833,7 @@ impl Core {
                 return self.go_looking(&format!("cannot decode committed txn {}: {e}", p.zxid));
             }
         };
-        if entry.header.zxid <= self.tree.last_processed_zxid() {
+        if entry.header.zxid <= self.tree.read().last_processed_zxid() {
             return;
         }
         let key = (entry.header.client_id.0, entry.header.cxid);
@@ -922,7 +935,7 @@ impl Core {
         let auth = self
             .conns
             .get(&conn)
-            .map(|c| c.auth.clone())
+            .map(|c| c.shared.auth())
             .unwrap_or_default();
         self.forward_write(
             sid,
@@ -950,7 +963,7 @@ impl Core {
         let (sid, auth) = self
             .conns
             .get(&conn)
-            .map(|c| (c.session.unwrap_or(0), c.auth.clone()))
+            .map(|c| (c.session().unwrap_or(0), c.shared.auth()))
             .unwrap_or_default();
         let request = ForwardedRequest {
             session_id: SessionId(sid),

@@ -126,6 +126,13 @@ impl Server {
             max_frame: config.jute_max_buffer,
             sessionless_timeout: Duration::from_millis(config.sessionless_cnxn_timeout_ms),
             outstanding: Arc::new(Semaphore::new(config.global_outstanding_limit as usize)),
+            reads: crate::connection::ReadPath {
+                tree: opened.core.tree.clone(),
+                serving: opened.core.serving.clone(),
+                stats: opened.core.stats.clone(),
+                // Sessions expire in tick buckets; a touch every half tick keeps a reader's alive.
+                touch_every: Duration::from_millis(u64::from(config.tick_ms / 2).max(1)),
+            },
         };
         let shared = Shared::default();
         let mut accept = vec![tokio::spawn(accept_loop(
