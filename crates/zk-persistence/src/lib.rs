@@ -18,6 +18,7 @@ mod testutil;
 mod trigger;
 mod txnlog;
 
+pub use adler32::adler32;
 pub use datatree::{RestoredTree, TreeLoader, restore_tree};
 pub use epoch::{
     ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE, Epochs, load_epochs, read_epoch, write_epoch,
