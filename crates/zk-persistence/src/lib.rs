@@ -34,4 +34,6 @@ pub use snapshot::{
     read_learner_snapshot, write_learner_snapshot,
 };
 pub use trigger::{DEFAULT_SNAP_COUNT, DEFAULT_SNAP_SIZE_LIMIT_KB, SnapshotPolicy};
-pub use txnlog::{FileTxnLog, LogOptions, LoggedTxn, TornTail, TxnIterator, read_dir};
+pub use txnlog::{
+    FileTxnLog, LogOptions, LoggedTxn, TornTail, TxnIterator, read_dir, read_log_file,
+};

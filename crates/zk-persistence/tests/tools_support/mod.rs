@@ -23,6 +23,8 @@ pub fn ours(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
     let exe = match tool {
         "zk-snapshot-formatter" => env!("CARGO_BIN_EXE_zk-snapshot-formatter"),
         "zk-txnlog-toolkit" => env!("CARGO_BIN_EXE_zk-txnlog-toolkit"),
+        "zk-datadir-check" => env!("CARGO_BIN_EXE_zk-datadir-check"),
+        "zk-restore" => env!("CARGO_BIN_EXE_zk-restore"),
         other => panic!("unknown tool {other}"),
     };
     run(Command::new(exe).args(args), stdin)
