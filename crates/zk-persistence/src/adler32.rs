@@ -53,7 +53,7 @@ impl Adler32 {
 }
 
 /// The Adler-32 of `data`.
-pub(crate) fn adler32(data: &[u8]) -> u32 {
+pub fn adler32(data: &[u8]) -> u32 {
     let mut sum = Adler32::new();
     sum.update(data);
     sum.value()

@@ -18,6 +18,7 @@ mod testutil;
 mod trigger;
 mod txnlog;
 
+pub use adler32::adler32;
 pub use datatree::{RestoredTree, TreeLoader, restore_tree};
 pub use epoch::{
     ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE, Epochs, load_epochs, read_epoch, write_epoch,
@@ -33,4 +34,6 @@ pub use snapshot::{
     read_learner_snapshot, write_learner_snapshot,
 };
 pub use trigger::{DEFAULT_SNAP_COUNT, DEFAULT_SNAP_SIZE_LIMIT_KB, SnapshotPolicy};
-pub use txnlog::{FileTxnLog, LogOptions, LoggedTxn, TornTail, TxnIterator, read_dir};
+pub use txnlog::{
+    FileTxnLog, LogOptions, LoggedTxn, TornTail, TxnIterator, read_dir, read_log_file,
+};

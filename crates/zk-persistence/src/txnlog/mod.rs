@@ -311,6 +311,23 @@ pub fn read_dir(dir: &Path, start: Zxid) -> Result<TxnIterator> {
     Ok(TxnIterator::new(names::list(dir, LOG_PREFIX)?, start))
 }
 
+/// Reads every txn of the single log file `path`, judging its end as if it were the newest file
+/// of its directory: a torn tail ends the iteration and shows in
+/// [`TxnIterator::torn_tail`], damage followed by valid records is an error. For tools that
+/// check log files one by one; a server reads a directory with [`read_dir`].
+pub fn read_log_file(path: &Path) -> Result<TxnIterator> {
+    let zxid = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| names::zxid_from_name(n, LOG_PREFIX))
+        .unwrap_or(Zxid(i64::MIN));
+    let file = NamedFile {
+        zxid,
+        path: path.to_path_buf(),
+    };
+    Ok(TxnIterator::new(vec![file], Zxid(i64::MIN)))
+}
+
 /// The last complete txn of the log in `dir`, reading the newest file (`getLastLoggedZxid`).
 pub(crate) fn last_logged_zxid(dir: &Path) -> Result<Option<Zxid>> {
     let files = names::list(dir, LOG_PREFIX)?;
