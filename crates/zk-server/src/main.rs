@@ -8,6 +8,8 @@
 //! zk-server restart [zoo.cfg]            stop, then start
 //! ```
 //! Without a zoo.cfg the server keeps its data in `./zk-data` and listens on port 2181.
+//! Logs go to stderr in a human format; `--log-format json` (or `ZK_LOG_FORMAT=json`) writes one
+//! JSON object per line instead. `ZK_LOG` filters them (`info` by default, e.g. `zk_server=debug`).
 //! `-Dkey=value` words in `SERVER_JVMFLAGS` or `JVMFLAGS` are read as zkServer.sh passes them
 //! to Java (`zookeeper.<key>`, `jute.maxbuffer`, `readonlymode.enabled`).
 
@@ -20,7 +22,7 @@ use anyhow::{Context, bail};
 use tracing::{info, warn};
 use zk_server::{Server, ServerConfig};
 
-const USAGE: &str = "usage: zk-server {start-foreground|start|stop|status|restart} [zoo.cfg]";
+const USAGE: &str = "usage: zk-server {start-foreground|start|stop|status|restart} [--log-format human|json] [zoo.cfg]";
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<ServerConfig> {
     let mut cfg = match path {
@@ -40,12 +42,30 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<ServerConfig> {
     Ok(cfg)
 }
 
+/// `--log-format json` was given.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::var("ZK_LOG_FORMAT").is_ok_and(|f| f == "json")
+}
+
 fn pid_file(cfg: &ServerConfig) -> PathBuf {
     cfg.data_dir.join("zookeeper_server.pid")
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // The log format travels in the environment, so `start` hands it to the server it spawns.
+    if let Some(i) = args.iter().position(|a| a == "--log-format") {
+        let format = args.get(i + 1).cloned().unwrap_or_default();
+        if format != "json" && format != "human" {
+            eprintln!("error: --log-format takes human or json, not '{format}'\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        args.drain(i..i + 2);
+        JSON_LOGS.store(format == "json", std::sync::atomic::Ordering::Relaxed);
+    }
     let verb = args.first().map(String::as_str);
     let cfg_path = args.get(1).map(PathBuf::from);
     let result = match verb {
@@ -73,14 +93,17 @@ fn main() -> ExitCode {
 }
 
 fn foreground(cfg_path: Option<&Path>) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ZK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    if json_logs() {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
     let cfg = load_config(cfg_path)?;
     match &cfg.config_path {
         Some(p) => info!(config = %p.display(), "reading configuration"),
@@ -124,6 +147,9 @@ fn start(cfg_path: Option<&Path>) -> anyhow::Result<()> {
         .open(&log_path)?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.arg("start-foreground");
+    if json_logs() {
+        cmd.args(["--log-format", "json"]);
+    }
     if let Some(p) = cfg_path {
         cmd.arg(p);
     }
