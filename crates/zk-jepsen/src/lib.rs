@@ -1,7 +1,7 @@
 //! Jepsen-style testing of real ZooKeeper processes (dev only): clients record every operation with
 //! its invoke and complete times ([`history`]), a nemesis cycles faults over the members of an
-//! ensemble ([`nemesis`]) through loopback fault proxies ([`proxy`]) and process signals, and the
-//! [`checker`] decides whether what the clients saw is linearizable per key and whether every
+//! ensemble ([`nemesis`]) through loopback fault proxies ([`proxy`]), process signals and disk
+//! faults ([`disk`]: a full filesystem, a torn txn log tail), and the [`checker`] decides whether what the clients saw is linearizable per key and whether every
 //! acknowledged write survived.
 //!
 //! The checker is the part that must not lie: its tests plant lost writes, stale reads, double CAS
@@ -10,11 +10,13 @@
 //! operations that show it, explained in words.
 
 pub mod checker;
+pub mod disk;
 pub mod history;
 pub mod nemesis;
 pub mod proxy;
 
 pub use checker::{Anomaly, AnomalyKind, Checker, Ephemeral, FinalState, Report, check};
+pub use disk::{SmallDisk, Tear, TearKind, tear_log_tail};
 pub use history::{
     FINAL_READER, FailReason, History, Op, OpId, OpKind, Outcome, Pending, ProcessId, Recorder,
     Reply, Time, Value, Version, Versioned,

@@ -4,8 +4,9 @@
 //!
 //! The test's ensemble fixture implements [`Target`]: it knows how to kill -9 and restart a member
 //! ([`signal`] sends the signals), pause and resume it, partition members (a [`crate::proxy::Mesh`]
-//! does it for loopback ports), and which member leads. The nemesis knows none of that, so the
-//! same schedule drives our servers and Apache's.
+//! does it for loopback ports), fill a member's disk and tear the tail of its txn log (with
+//! [`crate::disk`]), and which member leads. The nemesis knows none of that, so the same schedule
+//! drives our servers and Apache's.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,6 +38,26 @@ pub enum FaultKind {
     PartitionLeader,
     /// Delay every link.
     Delay,
+    /// Fill the disk of a random member's txn log; free it on heal.
+    DiskFull,
+    /// kill -9 a random member and tear the tail of its newest txn log (as a crash in the middle
+    /// of a write leaves it); restart it on heal.
+    TornWrite,
+}
+
+impl FaultKind {
+    /// Every kind, in the order [`ScheduleConfig::all`] cycles them.
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::KillLeader,
+        FaultKind::Partition,
+        FaultKind::TornWrite,
+        FaultKind::Pause,
+        FaultKind::Delay,
+        FaultKind::DiskFull,
+        FaultKind::Kill,
+        FaultKind::PartitionLeader,
+        FaultKind::PauseLeader,
+    ];
 }
 
 /// Whom a planned fault hits; the leader is resolved when the fault is applied.
@@ -59,6 +80,8 @@ pub enum Plan {
     /// Isolate the victim from everyone else.
     Isolate(Victim),
     Delay(Duration),
+    DiskFull(Victim),
+    TornWrite(Victim),
 }
 
 /// A fault as applied, with its victims resolved.
@@ -68,6 +91,8 @@ pub enum Fault {
     Pause(MemberId),
     Partition(Vec<Vec<MemberId>>),
     Delay(Duration),
+    DiskFull(MemberId),
+    TornWrite(MemberId),
 }
 
 impl fmt::Display for Fault {
@@ -77,6 +102,8 @@ impl fmt::Display for Fault {
             Fault::Pause(m) => write!(f, "SIGSTOP member {m}"),
             Fault::Partition(groups) => write!(f, "partition {groups:?}"),
             Fault::Delay(d) => write!(f, "delay links by {d:?}"),
+            Fault::DiskFull(m) => write!(f, "fill the txn log disk of member {m}"),
+            Fault::TornWrite(m) => write!(f, "kill -9 member {m} and tear its txn log's tail"),
         }
     }
 }
@@ -88,6 +115,8 @@ impl Fault {
             Fault::Pause(_) => "pause",
             Fault::Partition(_) => "partition",
             Fault::Delay(_) => "delay",
+            Fault::DiskFull(_) => "disk-full",
+            Fault::TornWrite(_) => "torn-write",
         }
     }
 }
@@ -135,6 +164,14 @@ impl ScheduleConfig {
             quiet: (Duration::from_secs(5), Duration::from_secs(10)),
             delay: Duration::from_millis(200),
             seed,
+        }
+    }
+
+    /// [`Self::mixed`] with the disk faults too: every kind of [`FaultKind::ALL`].
+    pub fn all(members: Vec<MemberId>, seed: u64) -> Self {
+        ScheduleConfig {
+            kinds: FaultKind::ALL.to_vec(),
+            ..ScheduleConfig::mixed(members, seed)
         }
     }
 }
@@ -207,6 +244,8 @@ impl Iterator for Schedule {
             FaultKind::Partition => Plan::Partition(self.split()),
             FaultKind::PartitionLeader => Plan::Isolate(Victim::Leader { fallback }),
             FaultKind::Delay => Plan::Delay(self.config.delay),
+            FaultKind::DiskFull => Plan::DiskFull(Victim::Member(fallback)),
+            FaultKind::TornWrite => Plan::TornWrite(Victim::Member(fallback)),
         };
         let hold = self.between(self.config.hold);
         let quiet = self.between(self.config.quiet);
@@ -232,6 +271,29 @@ pub trait Target {
     fn heal_network(&mut self) -> impl Future<Output = io::Result<()>>;
     /// The member that leads now, if known (e.g. from `srvr`).
     fn leader(&mut self) -> impl Future<Output = Option<MemberId>>;
+    /// Fills the filesystem of the member's txn log, so its writes fail with ENOSPC. Targets
+    /// without disk faults keep the default, which refuses.
+    fn fill_disk(&mut self, member: MemberId) -> impl Future<Output = io::Result<()>> {
+        let _ = member;
+        async { Err(unsupported("filling a disk")) }
+    }
+    /// Frees what [`Self::fill_disk`] took; a member that exited meanwhile is started again.
+    fn free_disk(&mut self, member: MemberId) -> impl Future<Output = io::Result<()>> {
+        let _ = member;
+        async { Err(unsupported("freeing a disk")) }
+    }
+    /// Tears the tail of the newest txn log of a member that is down (killed just before).
+    fn tear_log_tail(&mut self, member: MemberId) -> impl Future<Output = io::Result<()>> {
+        let _ = member;
+        async { Err(unsupported("tearing a txn log")) }
+    }
+}
+
+fn unsupported(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("this target does not support {what}"),
+    )
 }
 
 /// One entry of the nemesis log.
@@ -293,21 +355,33 @@ async fn inject<T: Target>(target: &mut T, plan: &Plan, members: &[MemberId]) ->
             Fault::Partition(vec![vec![alone], rest])
         }
         Plan::Delay(d) => Fault::Delay(*d),
+        Plan::DiskFull(v) => Fault::DiskFull(resolve(target, *v).await),
+        Plan::TornWrite(v) => Fault::TornWrite(resolve(target, *v).await),
     };
     match &fault {
         Fault::Kill(m) => target.kill(*m).await?,
         Fault::Pause(m) => target.pause(*m).await?,
         Fault::Partition(groups) => target.partition(groups).await?,
         Fault::Delay(d) => target.set_delay(*d).await?,
+        Fault::DiskFull(m) => target.fill_disk(*m).await?,
+        Fault::TornWrite(m) => {
+            target.kill(*m).await?;
+            if let Err(e) = target.tear_log_tail(*m).await {
+                // Leave the member running, as a failed injection should.
+                let _ = target.restart(*m).await;
+                return Err(e);
+            }
+        }
     }
     Ok(fault)
 }
 
 async fn heal<T: Target>(target: &mut T, fault: &Fault) -> io::Result<()> {
     match fault {
-        Fault::Kill(m) => target.restart(*m).await,
+        Fault::Kill(m) | Fault::TornWrite(m) => target.restart(*m).await,
         Fault::Pause(m) => target.resume(*m).await,
         Fault::Partition(_) | Fault::Delay(_) => target.heal_network().await,
+        Fault::DiskFull(m) => target.free_disk(*m).await,
     }
 }
 
@@ -412,6 +486,8 @@ mod tests {
                 Plan::Partition(_) => "partition",
                 Plan::Isolate(_) => "isolate-leader",
                 Plan::Delay(_) => "delay",
+                Plan::DiskFull(_) => "disk-full",
+                Plan::TornWrite(_) => "torn-write",
             })
             .collect();
         assert_eq!(
@@ -473,6 +549,9 @@ mod tests {
         partitioned: bool,
         delayed: bool,
         fail_kill: bool,
+        /// Supports the disk faults.
+        disks: bool,
+        full: Vec<MemberId>,
     }
 
     impl Target for Recording {
@@ -521,6 +600,77 @@ mod tests {
         async fn leader(&mut self) -> Option<MemberId> {
             self.leader
         }
+        async fn fill_disk(&mut self, m: MemberId) -> io::Result<()> {
+            if !self.disks {
+                return Err(unsupported("filling a disk"));
+            }
+            assert!(!self.full.contains(&m));
+            self.full.push(m);
+            self.calls.push(format!("fill {m}"));
+            Ok(())
+        }
+        async fn free_disk(&mut self, m: MemberId) -> io::Result<()> {
+            assert!(self.full.contains(&m));
+            self.full.retain(|d| *d != m);
+            self.calls.push(format!("free {m}"));
+            Ok(())
+        }
+        async fn tear_log_tail(&mut self, m: MemberId) -> io::Result<()> {
+            if !self.disks {
+                return Err(unsupported("tearing a txn log"));
+            }
+            assert!(
+                self.down.contains(&m),
+                "a log is torn only while its member is down"
+            );
+            self.calls.push(format!("tear {m}"));
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disk_faults_fill_then_free_and_tear_a_killed_members_log_before_its_restart() {
+        let mut target = Recording {
+            disks: true,
+            ..Recording::default()
+        };
+        let mut schedule = Schedule::new(ScheduleConfig {
+            kinds: vec![FaultKind::DiskFull, FaultKind::TornWrite],
+            ..ScheduleConfig::all(vec![1, 2, 3], 5)
+        });
+        let log = run(&mut target, &mut schedule, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(target.down.is_empty() && target.full.is_empty());
+        let injected = log.injected();
+        assert!(
+            injected["disk-full"] >= 1 && injected["torn-write"] >= 1,
+            "{log}"
+        );
+        for (i, call) in target.calls.iter().enumerate() {
+            if let Some(m) = call.strip_prefix("tear ") {
+                assert_eq!(target.calls[i - 1], format!("kill {m}"));
+                assert_eq!(target.calls[i + 1], format!("restart {m}"));
+            }
+            if let Some(m) = call.strip_prefix("fill ") {
+                assert_eq!(target.calls[i + 1], format!("free {m}"));
+            }
+        }
+        // A target without disks refuses, the run fails, and the killed member is restarted.
+        let mut target = Recording::default();
+        let mut schedule = Schedule::new(ScheduleConfig {
+            kinds: vec![FaultKind::TornWrite],
+            ..ScheduleConfig::all(vec![1, 2, 3], 5)
+        });
+        let err = run(&mut target, &mut schedule, Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert!(target.down.is_empty(), "{:?}", target.calls);
+        assert_eq!(
+            FaultKind::ALL.len(),
+            ScheduleConfig::all(vec![1], 0).kinds.len()
+        );
     }
 
     #[tokio::test(start_paused = true)]

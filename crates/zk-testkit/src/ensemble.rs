@@ -7,6 +7,11 @@
 //! killed (SIGKILL), stopped (SIGTERM), paused (SIGSTOP) and resumed (SIGCONT) on demand; a member's
 //! status comes from its `srvr` four-letter word. Dropping the ensemble kills every process.
 //!
+//! For fault injection between members, [`Ensemble::route_peer_traffic`] points each member's
+//! `server.N` lines for the other members at given addresses (fault proxies), and
+//! [`EnsembleBuilder::separate_data_log_dirs`] puts each member's txn log in a directory of its own
+//! (`member-<id>/datalog`), where a test can mount a small filesystem.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use zk_testkit::{EnsembleBuilder, Kind, Mode};
@@ -24,6 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::{Mutex, MutexGuard};
@@ -97,9 +103,23 @@ fn srvr_field<'a>(srvr: &'a str, name: &str) -> Option<&'a str> {
 pub struct EnsembleBuilder {
     /// Per member, in id order: its kind and whether it observes.
     members: Vec<(Kind, bool)>,
+    settings: Settings,
+}
+
+/// What every member's zoo.cfg is made of, besides the ports.
+#[derive(Debug, Clone)]
+struct Settings {
     tick_time_ms: u64,
     config: Vec<String>,
     member_config: BTreeMap<u64, Vec<String>>,
+    separate_data_log_dirs: bool,
+}
+
+/// The addresses a member's `server.N` line names: its quorum (leader-learner) and election ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddrs {
+    pub quorum: SocketAddr,
+    pub election: SocketAddr,
 }
 
 impl Default for EnsembleBuilder {
@@ -113,9 +133,12 @@ impl EnsembleBuilder {
     pub fn new() -> Self {
         EnsembleBuilder {
             members: Vec::new(),
-            tick_time_ms: 200,
-            config: Vec::new(),
-            member_config: BTreeMap::new(),
+            settings: Settings {
+                tick_time_ms: 200,
+                config: Vec::new(),
+                member_config: BTreeMap::new(),
+                separate_data_log_dirs: false,
+            },
         }
     }
 
@@ -143,19 +166,31 @@ impl EnsembleBuilder {
 
     /// `tickTime` in milliseconds (default 200).
     pub fn tick_time(mut self, ms: u64) -> Self {
-        self.tick_time_ms = ms;
+        self.settings.tick_time_ms = ms;
         self
     }
 
     /// An extra `key=value` line for every member's zoo.cfg.
     pub fn config(mut self, line: impl Into<String>) -> Self {
-        self.config.push(line.into());
+        self.settings.config.push(line.into());
         self
     }
 
     /// An extra `key=value` line for member `id`'s zoo.cfg only (after the global ones).
     pub fn member_config(mut self, id: u64, line: impl Into<String>) -> Self {
-        self.member_config.entry(id).or_default().push(line.into());
+        self.settings
+            .member_config
+            .entry(id)
+            .or_default()
+            .push(line.into());
+        self
+    }
+
+    /// Gives every member a `dataLogDir` of its own, `member-<id>/datalog` (created empty), apart
+    /// from its dataDir: the txn log can then live on a filesystem of its own. See
+    /// [`Ensemble::data_log_dir`].
+    pub fn separate_data_log_dirs(mut self) -> Self {
+        self.settings.separate_data_log_dirs = true;
         self
     }
 
@@ -164,6 +199,7 @@ impl EnsembleBuilder {
         assert!(!self.members.is_empty(), "an ensemble needs members");
         let count = self.members.len() as u64;
         if let Some(id) = self
+            .settings
             .member_config
             .keys()
             .find(|id| !(1..=count).contains(*id))
@@ -178,46 +214,31 @@ impl EnsembleBuilder {
                 return p;
             }
         };
-        let ports: Vec<[u16; 3]> = self
-            .members
-            .iter()
-            .map(|_| [port(), port(), port()])
-            .collect();
-        let server_lines: Vec<String> = self
-            .members
-            .iter()
-            .zip(&ports)
-            .enumerate()
-            .map(|(i, ((_, observer), [quorum, election, _]))| {
-                let role = if *observer { ":observer" } else { "" };
-                format!("server.{}=127.0.0.1:{quorum}:{election}{role}", i + 1)
-            })
-            .collect();
         let members = self
             .members
             .into_iter()
-            .zip(ports)
             .enumerate()
-            .map(|(i, ((kind, observer), [_, _, client_port]))| {
+            .map(|(i, (kind, observer))| {
                 let id = i as u64 + 1;
                 let member_dir = dir.path().join(format!("member-{id}"));
                 let data_dir = member_dir.join("data");
                 write_myid(&data_dir, id);
-                let mut extra = vec!["initLimit=10".to_string(), "syncLimit=5".to_string()];
-                extra.extend(server_lines.iter().cloned());
-                if observer {
-                    extra.push("peerType=observer".to_string());
-                }
-                extra.extend(self.config.iter().cloned());
-                extra.extend(self.member_config.get(&id).into_iter().flatten().cloned());
-                let cfg = zoo_cfg(self.tick_time_ms, &data_dir, client_port, &extra);
-                std::fs::write(member_dir.join("zoo.cfg"), cfg).expect("write zoo.cfg");
+                let data_log_dir = if self.settings.separate_data_log_dirs {
+                    let d = member_dir.join("datalog");
+                    std::fs::create_dir_all(&d).expect("data log dir");
+                    Some(d)
+                } else {
+                    None
+                };
                 Member {
                     id,
                     observer,
                     dir: member_dir,
                     data_dir,
-                    client_port,
+                    data_log_dir,
+                    quorum_port: port(),
+                    election_port: port(),
+                    client_port: port(),
                     state: Mutex::new(State {
                         kind,
                         child: None,
@@ -226,7 +247,13 @@ impl EnsembleBuilder {
                 }
             })
             .collect();
-        Ensemble { members, _dir: dir }
+        let ensemble = Ensemble {
+            members,
+            settings: self.settings,
+            _dir: dir,
+        };
+        ensemble.write_configs(&|_, to| ensemble.peer_addrs(to));
+        ensemble
     }
 }
 
@@ -235,6 +262,7 @@ impl EnsembleBuilder {
 #[derive(Debug)]
 pub struct Ensemble {
     members: Vec<Member>,
+    settings: Settings,
     _dir: tempfile::TempDir,
 }
 
@@ -244,6 +272,10 @@ struct Member {
     observer: bool,
     dir: PathBuf,
     data_dir: PathBuf,
+    /// `Some` with [`EnsembleBuilder::separate_data_log_dirs`].
+    data_log_dir: Option<PathBuf>,
+    quorum_port: u16,
+    election_port: u16,
     client_port: u16,
     state: Mutex<State>,
 }
@@ -315,6 +347,80 @@ impl Ensemble {
             .state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes every member's zoo.cfg, where member `from` reaches member `to` at `route(from, to)`
+    /// (a member's own line always names its own ports, which it binds).
+    fn write_configs(&self, route: &dyn Fn(u64, u64) -> PeerAddrs) {
+        for member in &self.members {
+            let mut extra = vec!["initLimit=10".to_string(), "syncLimit=5".to_string()];
+            for other in &self.members {
+                let addrs = if other.id == member.id {
+                    self.peer_addrs(other.id)
+                } else {
+                    route(member.id, other.id)
+                };
+                let role = if other.observer { ":observer" } else { "" };
+                extra.push(format!(
+                    "server.{}={}:{}:{}{role}",
+                    other.id,
+                    addrs.quorum.ip(),
+                    addrs.quorum.port(),
+                    addrs.election.port()
+                ));
+                assert_eq!(
+                    addrs.quorum.ip(),
+                    addrs.election.ip(),
+                    "a server line has one host for both ports"
+                );
+            }
+            if member.observer {
+                extra.push("peerType=observer".to_string());
+            }
+            if let Some(d) = &member.data_log_dir {
+                extra.push(format!("dataLogDir={}", d.display()));
+            }
+            extra.extend(self.settings.config.iter().cloned());
+            extra.extend(
+                self.settings
+                    .member_config
+                    .get(&member.id)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            let cfg = zoo_cfg(
+                self.settings.tick_time_ms,
+                &member.data_dir,
+                member.client_port,
+                &extra,
+            );
+            std::fs::write(member.dir.join("zoo.cfg"), cfg).expect("write zoo.cfg");
+        }
+    }
+
+    /// Member `id`'s own quorum and election addresses (the ports it listens on).
+    pub fn peer_addrs(&self, id: u64) -> PeerAddrs {
+        let m = self.member(id);
+        PeerAddrs {
+            quorum: SocketAddr::from(([127, 0, 0, 1], m.quorum_port)),
+            election: SocketAddr::from(([127, 0, 0, 1], m.election_port)),
+        }
+    }
+
+    /// Sends the traffic between members through other addresses, typically fault proxies: every
+    /// member's zoo.cfg is rewritten so that member `from` connects to member `to` at
+    /// `route(from, to)` (the proxy then forwards to [`Self::peer_addrs`]`(to)`), while its own
+    /// `server.N` line keeps its own ports. Takes effect at each member's next start; panics if
+    /// one is running.
+    pub fn route_peer_traffic(&self, route: impl Fn(u64, u64) -> PeerAddrs) {
+        for id in self.ids() {
+            assert!(
+                !self.is_running(id),
+                "member {id} is running: route peer traffic before starting"
+            );
+        }
+        self.write_configs(&route);
     }
 
     /// Starts every member that is not running. Waits for nothing: see [`Self::wait_for_leader`].
@@ -451,6 +557,13 @@ impl Ensemble {
     /// Member `id`'s dataDir (holding `myid` and `version-2/`).
     pub fn data_dir(&self, id: u64) -> &Path {
         &self.member(id).data_dir
+    }
+
+    /// Member `id`'s dataLogDir, whose `version-2/` holds the txn logs: its own directory with
+    /// [`EnsembleBuilder::separate_data_log_dirs`], else the dataDir.
+    pub fn data_log_dir(&self, id: u64) -> &Path {
+        let m = self.member(id);
+        m.data_log_dir.as_deref().unwrap_or(&m.data_dir)
     }
 
     /// Member `id`'s zoo.cfg.
@@ -692,5 +805,47 @@ mod tests {
             ensemble.client_addr(1),
             format!("127.0.0.1:{}", ensemble.member(1).client_port)
         );
+    }
+
+    #[test]
+    fn routed_peer_traffic_and_separate_data_log_dirs_show_in_the_configs() {
+        let ensemble = EnsembleBuilder::new()
+            .voters(3, Kind::Apache)
+            .separate_data_log_dirs()
+            .build();
+        let own: Vec<PeerAddrs> = ensemble.ids().map(|id| ensemble.peer_addrs(id)).collect();
+        // Member `from` reaches member `to` at port 40000 + 10 * from + to (+ 100 for election).
+        let routed = |from: u64, to: u64| PeerAddrs {
+            quorum: SocketAddr::from(([127, 0, 0, 1], 40000 + 10 * from as u16 + to as u16)),
+            election: SocketAddr::from(([127, 0, 0, 1], 40100 + 10 * from as u16 + to as u16)),
+        };
+        ensemble.route_peer_traffic(routed);
+        for from in ensemble.ids() {
+            let cfg = std::fs::read_to_string(ensemble.config_path(from)).unwrap();
+            for to in ensemble.ids() {
+                let addrs = if from == to {
+                    own[to as usize - 1]
+                } else {
+                    routed(from, to)
+                };
+                let line = format!(
+                    "server.{to}=127.0.0.1:{}:{}\n",
+                    addrs.quorum.port(),
+                    addrs.election.port()
+                );
+                assert!(cfg.contains(&line), "member {from} lacks {line}: {cfg}");
+            }
+            let log_dir = ensemble.data_log_dir(from);
+            assert!(log_dir.is_dir() && log_dir != ensemble.data_dir(from));
+            assert!(
+                cfg.contains(&format!("dataLogDir={}\n", log_dir.display())),
+                "{cfg}"
+            );
+        }
+        // Without the option the txn log lives in the dataDir.
+        let plain = EnsembleBuilder::new().voter(Kind::Apache).build();
+        assert_eq!(plain.data_log_dir(1), plain.data_dir(1));
+        let cfg = std::fs::read_to_string(plain.config_path(1)).unwrap();
+        assert!(!cfg.contains("dataLogDir"), "{cfg}");
     }
 }
