@@ -6,6 +6,11 @@
 //! one leads and all answer, and prints the connect string and the roles. `status`, `logs`, `kill`,
 //! `restart` and `down` act on that directory. Servers are asked with four-letter words over a plain
 //! socket: xtask links no product crate.
+//!
+//! `failover` measures the time from a leader's kill -9 to the first acknowledged write of the next
+//! epoch, over many kills, on a cluster of its own (ours, or Apache's with `--apache`, the same
+//! tool for both). Its writers speak the client protocol themselves ([`wire`]: connect, setData,
+//! create), for the same reason.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -33,6 +38,13 @@ commands:
   restart N     stop server N (SIGTERM, then SIGKILL after 10 s), start the binary of 'up' again
                 (no rebuild), wait until it answers
   down [--wipe] stop every server; --wipe also deletes the cluster directory (data included)
+  failover [--kills K] [-n N] [--apache]
+                measure failover on a cluster of its own (default directory
+                <workspace>/target/cluster-failover, wiped first and at the end; default 20 kills
+                of 3 servers): K times, kill -9 the leader while a writer per other server sets a
+                node in a loop, and time the first write acknowledged in the next epoch; restart
+                the old leader and wait until all serve before the next kill. Prints each kill,
+                the median and the max
 
 'up' keeps the data an earlier cluster with the same servers left in D ('down --wipe' to start
 empty).
@@ -288,6 +300,10 @@ pub(crate) struct Options {
     pub(crate) lines: usize,
     /// The server number of logs/kill/restart.
     pub(crate) server: Option<u32>,
+    /// How many leaders `failover` kills.
+    pub(crate) kills: u32,
+    /// Whether `--dir` was given (`failover` has a directory of its own otherwise).
+    pub(crate) dir_given: bool,
 }
 
 pub(crate) fn parse_options(root: &Path, args: &[String]) -> Result<Options> {
@@ -300,6 +316,8 @@ pub(crate) fn parse_options(root: &Path, args: &[String]) -> Result<Options> {
         wipe: false,
         lines: 100,
         server: None,
+        kills: 20,
+        dir_given: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -328,7 +346,18 @@ pub(crate) fn parse_options(root: &Path, args: &[String]) -> Result<Options> {
                     .parse()
                     .with_context(|| format!("--base-port takes a port: {v}"))?;
             }
-            "--dir" => opts.dir = PathBuf::from(value("--dir")?),
+            "--dir" => {
+                opts.dir = PathBuf::from(value("--dir")?);
+                opts.dir_given = true;
+            }
+            "--kills" => {
+                let v = value("--kills")?;
+                opts.kills = v
+                    .parse()
+                    .ok()
+                    .filter(|k| *k > 0)
+                    .with_context(|| format!("--kills takes a positive number: {v}"))?;
+            }
             "--lines" => {
                 let v = value("--lines")?;
                 opts.lines = v
@@ -370,6 +399,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         "kill" => kill(&opts, server()?),
         "restart" => restart(&opts, server()?),
         "down" => down(&opts),
+        "failover" => failover(root, &opts),
         other => bail!("unknown cluster command '{other}'\n\n{USAGE}"),
     }
 }
@@ -841,6 +871,424 @@ fn down(opts: &Options) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Failover measurement.
+
+/// The node the failover writers set.
+const FAILOVER_NODE: &str = "/failover";
+/// How long a writer waits between two attempts when the server refuses or fails it.
+const RETRY_PAUSE: Duration = Duration::from_millis(5);
+
+/// The leader among `ids` (by `srvr`), if exactly one says it leads.
+fn find_leader(layout: &Layout, ids: &[u32]) -> Result<Option<u32>> {
+    let mut leaders = Vec::new();
+    for &id in ids {
+        let port = layout.member(id)?.client_port;
+        if four_letter(port, "srvr")
+            .ok()
+            .and_then(|t| parse_srvr(&t).mode)
+            .is_some_and(|m| m == "leader")
+        {
+            leaders.push(id);
+        }
+    }
+    Ok((leaders.len() == 1).then(|| leaders[0]))
+}
+
+/// What a writer reports: the first write of a newer epoch than the one before the kill.
+#[derive(Debug)]
+struct FirstWrite {
+    at: Instant,
+    server: u32,
+    epoch: u32,
+}
+
+/// Sets the failover node through server `id` (at `port`) in a loop until `stop`: reconnects
+/// (with its session) whenever a write fails, and reports every acknowledged write's epoch.
+fn writer(
+    id: u32,
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acked: std::sync::mpsc::Sender<(u32, u32, Instant)>,
+) {
+    use std::sync::atomic::Ordering;
+    let mut session: Option<wire::Session> = None;
+    let mut resume: Option<(i64, Vec<u8>)> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let s = match session.as_mut() {
+            Some(s) => s,
+            None => match wire::Session::connect(port, resume.clone(), 30_000) {
+                Ok(s) => {
+                    resume = Some((s.id, s.passwd.clone()));
+                    session.insert(s)
+                }
+                Err(e) => {
+                    if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        // The session expired: start a new one.
+                        resume = None;
+                    }
+                    std::thread::sleep(RETRY_PAUSE);
+                    continue;
+                }
+            },
+        };
+        match s.set_data(FAILOVER_NODE, format!("from {id}").as_bytes()) {
+            Ok(Ok(mzxid)) => {
+                let epoch = (mzxid >> 32) as u32;
+                if acked.send((id, epoch, Instant::now())).is_err() {
+                    return;
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                session = None;
+                std::thread::sleep(RETRY_PAUSE);
+            }
+        }
+    }
+}
+
+/// One kill: writers on every server but the leader, the leader killed once all of them wrote,
+/// the first write of a newer epoch awaited. Returns the time it took and what was written.
+fn failover_once(dir: &Path, layout: &Layout, leader: u32) -> Result<(Duration, FirstWrite)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut threads = Vec::new();
+    let others: Vec<&Member> = layout
+        .members
+        .iter()
+        .filter(|m| m.id != leader && !m.observer)
+        .collect();
+    for m in &others {
+        let (id, port, stop, tx) = (m.id, m.client_port, stop.clone(), tx.clone());
+        threads.push(std::thread::spawn(move || writer(id, port, stop, tx)));
+    }
+    drop(tx);
+    let finish = |threads: Vec<std::thread::JoinHandle<()>>| {
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            let _ = t.join();
+        }
+    };
+    // Every writer's write acknowledged in the current epoch first.
+    let mut wrote = BTreeMap::new();
+    let deadline = Instant::now() + WAIT;
+    while wrote.len() < others.len() {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok((id, epoch, _)) => {
+                wrote.insert(id, epoch);
+            }
+            Err(_) => {
+                finish(threads);
+                bail!("the writers did not all get a write through within {WAIT:?}: {wrote:?}");
+            }
+        }
+    }
+    let old_epoch = wrote.values().copied().max().unwrap_or(0);
+    let pid = running_pid(dir, leader).context("the leader is not running")?;
+    let killed = Instant::now();
+    send_signal(pid, "KILL")?;
+    let first = loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now()) + WAIT) {
+            Ok((server, epoch, at)) if epoch > old_epoch => break FirstWrite { at, server, epoch },
+            Ok(_) => {}
+            Err(_) => {
+                finish(threads);
+                bail!("no write was acknowledged in a new epoch within {WAIT:?} of the kill");
+            }
+        }
+    };
+    finish(threads);
+    wait_gone(pid, &member_dir(dir, leader).join("zoo.cfg"))?;
+    Ok((first.at.saturating_duration_since(killed), first))
+}
+
+fn failover(root: &Path, opts: &Options) -> Result<()> {
+    let voters = opts.voters.unwrap_or(3);
+    if voters < 3 {
+        bail!("failover needs at least 3 voting servers (-n 3)");
+    }
+    let kind = if opts.apache {
+        Kind::Apache
+    } else {
+        Kind::Ours
+    };
+    let name = if opts.apache { "Apache 3.8" } else { "ours" };
+    let mut opts = opts.clone();
+    if !opts.dir_given {
+        opts.dir = root.join("target").join("cluster-failover");
+    }
+    let dir = opts.dir.clone();
+    if dir.exists() {
+        down(&Options {
+            wipe: true,
+            ..opts.clone()
+        })?;
+    }
+    let mut layout = Layout::new(voters, 0, opts.base_port, kind)?;
+    check_ports_free(&layout)?;
+    layout.binary = server_binary(root, kind)?;
+    write_cluster(&dir, &layout)?;
+    let ids: Vec<u32> = layout.members.iter().map(|m| m.id).collect();
+    let result = (|| -> Result<Vec<Duration>> {
+        for id in &ids {
+            start_member(&dir, *id, layout.binary.as_deref())?;
+        }
+        wait_serving(&dir, &layout, &ids)?;
+        let leader = find_leader(&layout, &ids)?.context("no leader")?;
+        let mut setup = wire::Session::connect(layout.member(leader)?.client_port, None, 30_000)
+            .context("connecting to create the failover node")?;
+        match setup.create(FAILOVER_NODE, b"")? {
+            Ok(()) | Err(wire::NODE_EXISTS) => {}
+            Err(code) => bail!("creating {FAILOVER_NODE} failed with error code {code}"),
+        }
+        drop(setup);
+        println!(
+            "failover of {name}: {} kills of the leader of {voters} servers (tickTime 2000, \
+             initLimit 10, syncLimit 5)",
+            opts.kills
+        );
+        let mut times = Vec::new();
+        for kill in 1..=opts.kills {
+            wait_serving(&dir, &layout, &ids)?;
+            let leader = find_leader(&layout, &ids)?.context("no leader")?;
+            let (took, first) = failover_once(&dir, &layout, leader)?;
+            println!(
+                "  kill {kill:>2}: leader {leader} killed; first write of epoch {} acknowledged \
+                 after {:>7.1} ms (through server {})",
+                first.epoch,
+                took.as_secs_f64() * 1000.0,
+                first.server
+            );
+            times.push(took);
+            start_member(&dir, leader, layout.binary.as_deref())?;
+        }
+        wait_serving(&dir, &layout, &ids)?;
+        Ok(times)
+    })();
+    let stopped = down(&Options {
+        wipe: true,
+        ..opts.clone()
+    });
+    let times = result?;
+    stopped?;
+    let stats = FailoverStats::of(&times);
+    println!(
+        "{name}: {} kills: median {:.1} ms, max {:.1} ms (min {:.1} ms, mean {:.1} ms)",
+        times.len(),
+        stats.median.as_secs_f64() * 1000.0,
+        stats.max.as_secs_f64() * 1000.0,
+        stats.min.as_secs_f64() * 1000.0,
+        stats.mean.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+/// Summary of failover times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FailoverStats {
+    median: Duration,
+    max: Duration,
+    min: Duration,
+    mean: Duration,
+}
+
+impl FailoverStats {
+    /// # Panics
+    /// On no times.
+    fn of(times: &[Duration]) -> FailoverStats {
+        let mut sorted = times.to_vec();
+        sorted.sort();
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+        };
+        FailoverStats {
+            median,
+            max: sorted[n - 1],
+            min: sorted[0],
+            mean: sorted.iter().sum::<Duration>() / n as u32,
+        }
+    }
+}
+
+/// Just enough of the client protocol for the failover writers: a session (new or resumed),
+/// setData and create, framed and encoded as jute does.
+mod wire {
+    use std::io::{self, Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    /// The error code of NODEEXISTS.
+    pub(crate) const NODE_EXISTS: i32 = -110;
+    const OP_CREATE: i32 = 1;
+    const OP_SET_DATA: i32 = 5;
+    /// How long a request may wait for its reply before the session is given up.
+    const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+    fn put_buffer(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+
+    fn get<const N: usize>(input: &mut &[u8]) -> io::Result<[u8; N]> {
+        if input.len() < N {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "short reply"));
+        }
+        let (head, rest) = input.split_at(N);
+        *input = rest;
+        Ok(head.try_into().expect("N bytes"))
+    }
+
+    fn get_i32(input: &mut &[u8]) -> io::Result<i32> {
+        get::<4>(input).map(i32::from_be_bytes)
+    }
+
+    fn get_i64(input: &mut &[u8]) -> io::Result<i64> {
+        get::<8>(input).map(i64::from_be_bytes)
+    }
+
+    fn get_buffer(input: &mut &[u8]) -> io::Result<Vec<u8>> {
+        let len = get_i32(input)?;
+        let len = usize::try_from(len).unwrap_or(0);
+        if input.len() < len {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "short buffer"));
+        }
+        let (head, rest) = input.split_at(len);
+        *input = rest;
+        Ok(head.to_vec())
+    }
+
+    /// A client session over one connection.
+    #[derive(Debug)]
+    pub(crate) struct Session {
+        stream: TcpStream,
+        pub(crate) id: i64,
+        pub(crate) passwd: Vec<u8>,
+        xid: i32,
+    }
+
+    impl Session {
+        /// Connects to 127.0.0.1:`port` and starts a session, or resumes `(id, password)`. A
+        /// resumed session that expired is `PermissionDenied`.
+        pub(crate) fn connect(
+            port: u16,
+            resume: Option<(i64, Vec<u8>)>,
+            timeout_ms: i32,
+        ) -> io::Result<Session> {
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+            stream.set_nodelay(true)?;
+            stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+            stream.set_write_timeout(Some(REPLY_TIMEOUT))?;
+            let (id, passwd) = resume.unwrap_or((0, vec![0; 16]));
+            let mut s = Session {
+                stream,
+                id,
+                passwd,
+                xid: 0,
+            };
+            let mut body = Vec::new();
+            body.extend_from_slice(&0i32.to_be_bytes()); // protocolVersion
+            body.extend_from_slice(&0i64.to_be_bytes()); // lastZxidSeen
+            body.extend_from_slice(&timeout_ms.to_be_bytes());
+            body.extend_from_slice(&s.id.to_be_bytes());
+            put_buffer(&mut body, &s.passwd);
+            body.push(0); // readOnly
+            s.send(&body)?;
+            let reply = s.receive()?;
+            let mut r = reply.as_slice();
+            let _protocol = get_i32(&mut r)?;
+            let timeout = get_i32(&mut r)?;
+            let id = get_i64(&mut r)?;
+            let passwd = get_buffer(&mut r)?;
+            if timeout <= 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "session expired",
+                ));
+            }
+            s.id = id;
+            s.passwd = passwd;
+            Ok(s)
+        }
+
+        fn send(&mut self, body: &[u8]) -> io::Result<()> {
+            let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+            frame.extend_from_slice(body);
+            self.stream.write_all(&frame)
+        }
+
+        fn receive(&mut self) -> io::Result<Vec<u8>> {
+            let mut len = [0u8; 4];
+            self.stream.read_exact(&mut len)?;
+            let len = i32::from_be_bytes(len);
+            if !(0..=1 << 20).contains(&len) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "bad frame length",
+                ));
+            }
+            let mut body = vec![0u8; len as usize];
+            self.stream.read_exact(&mut body)?;
+            Ok(body)
+        }
+
+        /// Sends a request and returns (error code, the reply body after the header).
+        fn call(&mut self, op: i32, request: &[u8]) -> io::Result<(i32, Vec<u8>)> {
+            self.xid += 1;
+            let mut body = Vec::new();
+            body.extend_from_slice(&self.xid.to_be_bytes());
+            body.extend_from_slice(&op.to_be_bytes());
+            body.extend_from_slice(request);
+            self.send(&body)?;
+            loop {
+                let reply = self.receive()?;
+                let mut r = reply.as_slice();
+                let xid = get_i32(&mut r)?;
+                let _zxid = get_i64(&mut r)?;
+                let err = get_i32(&mut r)?;
+                // Notifications (-1) and pings (-2) are not ours.
+                if xid == self.xid {
+                    return Ok((err, r.to_vec()));
+                }
+            }
+        }
+
+        /// setData(path, data, -1): the node's mzxid, or the error code.
+        pub(crate) fn set_data(&mut self, path: &str, data: &[u8]) -> io::Result<Result<i64, i32>> {
+            let mut request = Vec::new();
+            put_buffer(&mut request, path.as_bytes());
+            put_buffer(&mut request, data);
+            request.extend_from_slice(&(-1i32).to_be_bytes());
+            let (err, body) = self.call(OP_SET_DATA, &request)?;
+            if err != 0 {
+                return Ok(Err(err));
+            }
+            // Stat: czxid, then mzxid.
+            let mut r = body.as_slice();
+            let _czxid = get_i64(&mut r)?;
+            Ok(Ok(get_i64(&mut r)?))
+        }
+
+        /// create(path, data), persistent, open ACL: `Ok(())` or the error code.
+        pub(crate) fn create(&mut self, path: &str, data: &[u8]) -> io::Result<Result<(), i32>> {
+            let mut request = Vec::new();
+            put_buffer(&mut request, path.as_bytes());
+            put_buffer(&mut request, data);
+            request.extend_from_slice(&1i32.to_be_bytes()); // one ACL
+            request.extend_from_slice(&31i32.to_be_bytes()); // ALL
+            put_buffer(&mut request, b"world");
+            put_buffer(&mut request, b"anyone");
+            request.extend_from_slice(&0i32.to_be_bytes()); // persistent
+            let (err, _) = self.call(OP_CREATE, &request)?;
+            Ok(if err == 0 { Ok(()) } else { Err(err) })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1015,6 +1463,91 @@ Proposal sizes last/min/max: 48/48/92
         assert!(parse_options(root, &args("--bogus")).is_err());
         assert!(parse_options(root, &args("-n")).is_err());
         assert!(parse_options(root, &args("-n x")).is_err());
+    }
+
+    #[test]
+    fn failover_stats_take_the_median_and_the_max() {
+        let ms = Duration::from_millis;
+        let odd = FailoverStats::of(&[ms(30), ms(10), ms(20)]);
+        assert_eq!(
+            (odd.median, odd.max, odd.min, odd.mean),
+            (ms(20), ms(30), ms(10), ms(20))
+        );
+        let even = FailoverStats::of(&[ms(40), ms(10), ms(20), ms(30)]);
+        assert_eq!(even.median, ms(25));
+        let root = Path::new("/ws");
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let o = parse_options(root, &args("--kills 5 --apache")).unwrap();
+        assert_eq!((o.kills, o.apache, o.dir_given), (5, true, false));
+        assert_eq!(parse_options(root, &args("")).unwrap().kills, 20);
+        assert!(parse_options(root, &args("--kills 0")).is_err());
+        assert!(parse_options(root, &args("--dir /x")).unwrap().dir_given);
+    }
+
+    /// The wire encoding against a fake server: a session is granted, setData answers a Stat,
+    /// a resumed session that expired is refused.
+    #[test]
+    fn the_failover_writer_speaks_the_client_protocol() {
+        fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+            s.read_exact(&mut body).unwrap();
+            body
+        }
+        fn write_frame(s: &mut TcpStream, body: &[u8]) {
+            s.write_all(&(body.len() as i32).to_be_bytes()).unwrap();
+            s.write_all(body).unwrap();
+        }
+        fn connect_response(timeout: i32, id: i64) -> Vec<u8> {
+            let mut r = 0i32.to_be_bytes().to_vec();
+            r.extend_from_slice(&timeout.to_be_bytes());
+            r.extend_from_slice(&id.to_be_bytes());
+            r.extend_from_slice(&16i32.to_be_bytes());
+            r.extend_from_slice(&[7u8; 16]);
+            r.push(0);
+            r
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let connect = read_frame(&mut s);
+            // protocolVersion, lastZxidSeen, timeOut 30000, sessionId 0, 16-byte password, readOnly
+            assert_eq!(connect.len(), 4 + 8 + 4 + 8 + 4 + 16 + 1);
+            assert_eq!(&connect[12..16], &30000i32.to_be_bytes());
+            write_frame(&mut s, &connect_response(30000, 0x42));
+            let request = read_frame(&mut s);
+            assert_eq!(&request[..8], &[0, 0, 0, 1, 0, 0, 0, 5]); // xid 1, setData
+            // A ping reply first (xid -2), then the answer: header and Stat (czxid, mzxid, ...).
+            let mut ping = (-2i32).to_be_bytes().to_vec();
+            ping.extend_from_slice(&[0u8; 12]);
+            write_frame(&mut s, &ping);
+            let mut reply = 1i32.to_be_bytes().to_vec();
+            reply.extend_from_slice(&0x5_0000_0007i64.to_be_bytes());
+            reply.extend_from_slice(&0i32.to_be_bytes());
+            reply.extend_from_slice(&0x1_0000_0001i64.to_be_bytes());
+            reply.extend_from_slice(&0x5_0000_0007i64.to_be_bytes());
+            reply.extend_from_slice(&[0u8; 8 + 8 + 4 + 4 + 4 + 8 + 4 + 4 + 8]);
+            write_frame(&mut s, &reply);
+            // A resume of an expired session.
+            let (mut s, _) = listener.accept().unwrap();
+            let connect = read_frame(&mut s);
+            assert_eq!(&connect[16..24], &0x42i64.to_be_bytes());
+            write_frame(&mut s, &connect_response(0, 0));
+        });
+        let mut session = wire::Session::connect(port, None, 30000).unwrap();
+        assert_eq!(session.id, 0x42);
+        assert_eq!(
+            session.set_data("/failover", b"x").unwrap(),
+            Ok(0x5_0000_0007)
+        );
+        let resumed = wire::Session::connect(port, Some((0x42, vec![7; 16])), 30000);
+        assert_eq!(
+            resumed.unwrap_err().kind(),
+            std::io::ErrorKind::PermissionDenied
+        );
+        server.join().unwrap();
     }
 
     #[test]

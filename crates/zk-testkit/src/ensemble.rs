@@ -36,8 +36,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::{
-    QUORUM_PEER_MAIN, apache_command, four_letter_word, free_port, spawn_logged, tail, write_myid,
-    zoo_cfg,
+    QUORUM_PEER_MAIN, apache_command, four_letter_word, spawn_logged, tail, write_myid, zoo_cfg,
 };
 
 /// How long `stop` waits after SIGTERM before it sends SIGKILL.
@@ -207,13 +206,8 @@ impl EnsembleBuilder {
             panic!("member_config for member {id}, but the members are 1..={count}");
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut taken = BTreeSet::new();
-        let mut port = || loop {
-            let p = free_port();
-            if taken.insert(p) {
-                return p;
-            }
-        };
+        let mut ports = MemberPorts::new();
+        let mut port = || ports.next();
         let members = self
             .members
             .into_iter()
@@ -254,6 +248,50 @@ impl EnsembleBuilder {
         };
         ensemble.write_configs(&|_, to| ensemble.peer_addrs(to));
         ensemble
+    }
+}
+
+/// Free loopback ports for members, below the kernel's ephemeral range: a port the OS hands out
+/// for port 0 (a test's proxy) or as the source of an outgoing connection is never one of them,
+/// so a member restarted later binds its ports again. Concurrent tests draw at random.
+struct MemberPorts {
+    range: std::ops::Range<u16>,
+    state: u64,
+    taken: BTreeSet<u16>,
+}
+
+impl MemberPorts {
+    fn new() -> MemberPorts {
+        let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+            .unwrap_or(32768);
+        let low = ephemeral_low.saturating_sub(20_000).max(1024);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ (u64::from(std::process::id()) << 32);
+        MemberPorts {
+            range: low..ephemeral_low.max(low + 1),
+            state: seed | 1,
+            taken: BTreeSet::new(),
+        }
+    }
+
+    fn next(&mut self) -> u16 {
+        let span = u64::from(self.range.end - self.range.start);
+        for _ in 0..100_000 {
+            // xorshift64
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            let p = self.range.start + (self.state % span) as u16;
+            if !self.taken.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+                self.taken.insert(p);
+                return p;
+            }
+        }
+        panic!("no free loopback port in {:?}", self.range);
     }
 }
 
@@ -841,6 +879,17 @@ mod tests {
                 cfg.contains(&format!("dataLogDir={}\n", log_dir.display())),
                 "{cfg}"
             );
+        }
+        // Member ports lie below the ephemeral range, which port 0 and outgoing connections use.
+        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        for addrs in &own {
+            assert!(addrs.quorum.port() < low && addrs.election.port() < low);
         }
         // Without the option the txn log lives in the dataDir.
         let plain = EnsembleBuilder::new().voter(Kind::Apache).build();
