@@ -27,5 +27,7 @@ pub use prep::{
 pub use quota::{
     LIMIT_NODE, QUOTA_ROOT, QuotaExceeded, STAT_NODE, StatsTrack, limit_path, stat_path,
 };
-pub use tree::{Applied, DataTree, SnapshotNode, TreeBuilder, TreeConfig, TreeError, TxnResult};
+pub use tree::{
+    Applied, DataTree, NodeView, SnapshotNode, TreeBuilder, TreeConfig, TreeError, TxnResult,
+};
 pub use watch::{WatchMode, WatchNotification, WatchSummary, WatcherId};

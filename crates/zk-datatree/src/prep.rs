@@ -5,6 +5,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
+/// The outstanding changes are few and short-lived; foldhash keeps hashing their paths cheap.
+type Hasher = foldhash::fast::FixedState;
+
 use bytes::Bytes;
 use zk_jute::multi::{MultiOp, MultiRequest};
 use zk_jute::proto::{
@@ -145,8 +148,8 @@ struct ChangeRecord {
 #[derive(Debug, Clone, Default)]
 pub struct PendingChanges {
     queue: VecDeque<u64>,
-    records: HashMap<u64, ChangeRecord>,
-    by_path: HashMap<String, u64>,
+    records: HashMap<u64, ChangeRecord, Hasher>,
+    by_path: HashMap<String, u64, Hasher>,
     next_seq: u64,
 }
 
@@ -250,16 +253,15 @@ impl Prep<'_> {
         let record = match self.pending.outstanding(path) {
             Some((_, r)) => r.clone(),
             None => {
-                let stat = self.tree.stat_persisted(path).ok_or(ErrorCode::NoNode)?;
-                let data = self.tree.data(path).flatten();
+                let node = self.tree.node_view(path).ok_or(ErrorCode::NoNode)?;
                 ChangeRecord {
                     zxid: Zxid(-1),
                     path: path.to_owned(),
-                    node_digest: node_digest(path, data.as_deref(), &stat),
-                    child_count: self.tree.stat(path).map_or(0, |s| s.num_children),
-                    acl: self.tree.acl(path).unwrap_or_default(),
-                    stat: Some(stat),
-                    data,
+                    node_digest: node_digest(path, node.data.as_deref(), &node.stat),
+                    child_count: node.num_children,
+                    acl: node.acl,
+                    stat: Some(node.stat),
+                    data: node.data,
                     tree_digest: 0,
                 }
             }

@@ -96,6 +96,15 @@ impl TxnResult {
     }
 }
 
+/// A node as [`DataTree::node_view`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeView {
+    pub stat: StatPersisted,
+    pub data: Option<Bytes>,
+    pub num_children: i32,
+    pub acl: Vec<Acl>,
+}
+
 /// The result of `apply` and the watch events it fired, in firing order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -295,6 +304,19 @@ impl DataTree {
     /// The stat clients would see for `path`.
     pub fn stat(&self, path: &str) -> Option<Stat> {
         self.lookup(path).map(|id| self.client_stat(id))
+    }
+
+    /// The stored stat, data, child count and ACL of `path` in one lookup (what request prep
+    /// reads of a node it changes).
+    pub fn node_view(&self, path: &str) -> Option<NodeView> {
+        let id = self.lookup(path)?;
+        let n = self.nodes.get(id);
+        Some(NodeView {
+            stat: n.stat.clone(),
+            data: n.data.clone(),
+            num_children: n.num_children as i32,
+            acl: self.acl_of(id).to_vec(),
+        })
     }
 
     /// The stored stat of `path` (cversion as stored).
