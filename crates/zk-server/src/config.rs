@@ -111,6 +111,24 @@ pub struct ServerConfig {
     /// `ssl.keyStore.location` and `ssl.keyStore.type`: used when PEM.
     pub ssl_key_store: Option<PathBuf>,
     pub ssl_key_store_type: Option<String>,
+    /// `admin.enableServer`: serve the AdminServer's HTTP commands (3.8's default: true).
+    pub admin_enable_server: bool,
+    /// `admin.serverAddress`: the host or address the AdminServer binds (0.0.0.0).
+    pub admin_server_address: String,
+    /// `admin.serverPort` (8080; 0 picks a free port).
+    pub admin_server_port: u16,
+    /// `admin.commandURL`: where the commands live (`/commands`).
+    pub admin_command_url: String,
+    /// `admin.idleTimeout`: an HTTP connection without traffic for this long is closed.
+    pub admin_idle_timeout_ms: u64,
+    /// `metricsProvider.className`; the Prometheus provider serves `/metrics`.
+    pub metrics_provider_class: String,
+    /// `metricsProvider.httpHost` of the Prometheus provider (0.0.0.0).
+    pub metrics_http_host: String,
+    /// `metricsProvider.httpPort` of the Prometheus provider (7000; 0 picks a free port).
+    pub metrics_http_port: u16,
+    /// The zoo.cfg text as read at start-up (the `initial_configuration` admin command).
+    pub initial_config: String,
     /// Keys the server did not recognise, in file order.
     pub unknown_keys: Vec<String>,
     /// The raw text, for `conf`-like commands.
@@ -118,6 +136,13 @@ pub struct ServerConfig {
 }
 
 const DEFAULT_TICK_MS: u32 = 3000;
+
+/// 3.8's default `metricsProvider.className`: counters for `mntr` only, no HTTP endpoint.
+pub const DEFAULT_METRICS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
+/// The `metricsProvider.className` that turns on the Prometheus `/metrics` endpoint.
+pub const PROMETHEUS_METRICS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -170,6 +195,15 @@ impl Default for ServerConfig {
             ssl_ca_pem: None,
             ssl_key_store: None,
             ssl_key_store_type: None,
+            admin_enable_server: true,
+            admin_server_address: "0.0.0.0".into(),
+            admin_server_port: 8080,
+            admin_command_url: "/commands".into(),
+            admin_idle_timeout_ms: 30_000,
+            metrics_provider_class: DEFAULT_METRICS_PROVIDER.into(),
+            metrics_http_host: "0.0.0.0".into(),
+            metrics_http_port: 7000,
+            initial_config: String::new(),
             unknown_keys: Vec::new(),
             raw: Vec::new(),
         }
@@ -339,6 +373,7 @@ impl ServerConfig {
             cfg.set(key, value, &mut data_log_dir)?;
         }
         cfg.raw = pairs;
+        cfg.initial_config = text.to_owned();
         if cfg.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid(
                 "dataDir is not set: add a line dataDir=<directory> to zoo.cfg".into(),
@@ -403,6 +438,11 @@ impl ServerConfig {
 
     /// The quorum mode test of QuorumPeerMain: standalone when there is no server line, or one
     /// and standaloneEnabled.
+    /// Whether `/metrics` is served (`metricsProvider.className` is the Prometheus provider).
+    pub fn prometheus_enabled(&self) -> bool {
+        self.metrics_provider_class == PROMETHEUS_METRICS_PROVIDER
+    }
+
     pub fn is_standalone(&self) -> bool {
         self.servers.is_empty() || (self.servers.len() == 1 && self.standalone_enabled)
     }
@@ -534,6 +574,58 @@ impl ServerConfig {
             }
             "nio.sessionlessCnxnTimeout" => {
                 self.sessionless_cnxn_timeout_ms = parse_num(key, v, "expected milliseconds")?
+            }
+            "admin.enableServer" => self.admin_enable_server = parse_bool(key, v)?,
+            "admin.serverAddress" => {
+                if v.is_empty() {
+                    return Err(bad(
+                        key,
+                        v,
+                        "expected a host or an IP address such as 0.0.0.0",
+                    ));
+                }
+                self.admin_server_address = v.to_owned();
+            }
+            "admin.serverPort" => {
+                self.admin_server_port = parse_num(key, v, "expected a port number (0-65535)")?
+            }
+            "admin.commandURL" => {
+                if !v.starts_with('/') {
+                    return Err(bad(
+                        key,
+                        v,
+                        "expected a URL path starting with /, e.g. /commands",
+                    ));
+                }
+                self.admin_command_url = v.trim_end_matches('/').to_owned();
+            }
+            "admin.idleTimeout" => {
+                self.admin_idle_timeout_ms = parse_num(key, v, "expected milliseconds")?
+            }
+            "metricsProvider.className" => {
+                if v != DEFAULT_METRICS_PROVIDER && v != PROMETHEUS_METRICS_PROVIDER {
+                    return Err(bad(
+                        key,
+                        v,
+                        &format!(
+                            "this server has two metrics providers: use {PROMETHEUS_METRICS_PROVIDER} or {DEFAULT_METRICS_PROVIDER}"
+                        ),
+                    ));
+                }
+                self.metrics_provider_class = v.to_owned();
+            }
+            "metricsProvider.httpHost" => {
+                if v.is_empty() {
+                    return Err(bad(
+                        key,
+                        v,
+                        "expected a host or an IP address such as 0.0.0.0",
+                    ));
+                }
+                self.metrics_http_host = v.to_owned();
+            }
+            "metricsProvider.httpPort" => {
+                self.metrics_http_port = parse_num(key, v, "expected a port number (0-65535)")?
             }
             "sasl.usersFile" => self.sasl_users_file = Some(PathBuf::from(v)),
             "ssl.keyStore.location" => self.ssl_key_store = Some(PathBuf::from(v)),

@@ -100,6 +100,15 @@ pub(crate) enum ToCore {
         addr: SocketAddr,
         reply: oneshot::Sender<String>,
     },
+    /// An AdminServer command; the answer is the JSON object 3.8 answers with.
+    Admin {
+        command: crate::admin::AdminCommand,
+        reply: oneshot::Sender<serde_json::Value>,
+    },
+    /// A Prometheus scrape: the text exposition of every metric.
+    Metrics {
+        reply: oneshot::Sender<String>,
+    },
 }
 
 /// Settings every connection shares.
@@ -109,6 +118,7 @@ pub(crate) struct ConnSettings {
     pub(crate) sessionless_timeout: Duration,
     pub(crate) outstanding: Arc<Semaphore>,
     pub(crate) reads: ReadPath,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What a connection needs to answer plain reads itself: the shared tree, whether the server
@@ -306,6 +316,7 @@ pub(crate) async fn serve<S>(
         Ok(Ok(true)) => {}
         Ok(Ok(false)) | Ok(Err(_)) => return,
         Err(_) => {
+            settings.metrics.sessionless_connections_expired.inc();
             info!(%addr, "closing a connection that sent no request within the sessionless timeout");
             return;
         }
@@ -421,6 +432,8 @@ pub(crate) async fn serve<S>(
                     match decoder.decode(&mut buf) {
                         Ok(Some(mut frame)) => {
                             let arrived = Instant::now();
+                            // NIOServerCnxn counts each request with its length prefix.
+                            settings.metrics.bytes_received_count.add(frame.len() as u64 + 4);
                             let header = match RequestHeader::read(&mut frame) {
                                 Ok(h) => h,
                                 Err(e) => {
@@ -438,6 +451,11 @@ pub(crate) async fn serve<S>(
                                 close |= c;
                                 wbuf.extend_from_slice(&answer);
                                 count_fast_read(reads, &shared, &header, &answer, arrived);
+                                settings
+                                    .metrics
+                                    .read_latency
+                                    .add(arrived.elapsed().as_millis() as u64);
+                                settings.metrics.record_response(answer.len());
                                 answer.clear();
                                 if last_touch.elapsed() >= reads.touch_every {
                                     last_touch = Instant::now();

@@ -18,7 +18,7 @@ pub(crate) const NOT_SERVING: &str = "This ZooKeeper instance is not currently s
 pub(crate) const VERSION: &str = "3.8.0-zookeeper-rs, built on 2026-01-01 00:00 UTC";
 
 /// `ZooKeeperServer.getDirSize`: the lengths of every file below `dir`.
-fn dir_size(dir: &std::path::Path) -> u64 {
+pub(crate) fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -258,15 +258,13 @@ impl Core {
                 o.push_str("Connection stats reset.\n");
             }
             "srst" => {
+                // ServerStats.reset: latencies, packet counts, response sizes and the metrics.
                 self.stats.reset();
+                self.metrics.reset();
                 o.push_str("Server stats reset.\n");
             }
             "dump" => {
-                let buckets: Vec<(i64, Vec<i64>)> = self
-                    .sessions
-                    .buckets()
-                    .map(|(t, s)| (t, s.iter().copied().collect()))
-                    .collect();
+                let buckets = self.session_buckets();
                 o.push_str("SessionTracker dump:\n");
                 let _ = writeln!(
                     o,
@@ -295,37 +293,7 @@ impl Core {
             }
             "envi" => {
                 o.push_str("Environment:\n");
-                let host = proc_value("/proc/sys/kernel/hostname");
-                let cwd = std::env::current_dir()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|_| "<NA>".into());
-                let home = std::env::var("HOME").unwrap_or_else(|_| "<NA>".into());
-                // The java.* properties and the JVM heap figures (os.memory.*) describe a JVM
-                // this server does not run on: they print `<NA>`, what Java itself prints for
-                // a property it does not have, rather than a made-up value. java.io.tmpdir is
-                // the temp dir we would use; the os.* and user.* values are the real ones.
-                let na = || "<NA>".to_owned();
-                let lines = [
-                    ("zookeeper.version", VERSION.to_owned()),
-                    ("host.name", canonical_host_name(&host)),
-                    ("java.version", na()),
-                    ("java.vendor", na()),
-                    ("java.home", na()),
-                    ("java.class.path", na()),
-                    ("java.library.path", na()),
-                    ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
-                    ("java.compiler", na()),
-                    ("os.name", proc_value("/proc/sys/kernel/ostype")),
-                    ("os.arch", java_arch().to_owned()),
-                    ("os.version", proc_value("/proc/sys/kernel/osrelease")),
-                    ("user.name", user_name()),
-                    ("user.home", home),
-                    ("user.dir", cwd),
-                    ("os.memory.free", na()),
-                    ("os.memory.max", na()),
-                    ("os.memory.total", na()),
-                ];
-                for (k, v) in lines {
+                for (k, v) in environment() {
                     let _ = writeln!(o, "{k}={v}");
                 }
             }
@@ -337,37 +305,20 @@ impl Core {
                     data.watchers, data.paths, data.watches
                 );
             }
-            "wchc" | "wchp" => {
-                let mut by_session: Vec<(i64, Vec<String>)> = Vec::new();
-                let mut ids: Vec<_> = self.conns.keys().copied().collect();
-                ids.sort();
-                for id in ids {
-                    let sid = self.conns[&id].session().unwrap_or(0);
-                    let (paths, _) = self.tree.read().watched_paths(zk_datatree::WatcherId(id));
-                    if !paths.is_empty() {
-                        by_session.push((sid, paths));
+            "wchc" => {
+                for (sid, paths) in self.watches_by_session() {
+                    let _ = writeln!(o, "0x{sid:x}");
+                    for p in paths {
+                        let _ = writeln!(o, "\t{p}");
                     }
                 }
-                if word == "wchc" {
-                    for (sid, paths) in by_session {
-                        let _ = writeln!(o, "0x{sid:x}");
-                        for p in paths {
-                            let _ = writeln!(o, "\t{p}");
-                        }
-                    }
-                } else {
-                    let mut by_path: std::collections::BTreeMap<String, Vec<i64>> =
-                        Default::default();
-                    for (sid, paths) in by_session {
-                        for p in paths {
-                            by_path.entry(p).or_default().push(sid);
-                        }
-                    }
-                    for (p, sids) in by_path {
-                        let _ = writeln!(o, "{p}");
-                        for s in sids {
-                            let _ = writeln!(o, "\t0x{s:x}");
-                        }
+                o.push('\n');
+            }
+            "wchp" => {
+                for (p, sids) in self.watches_by_path() {
+                    let _ = writeln!(o, "{p}");
+                    for s in sids {
+                        let _ = writeln!(o, "\t0x{s:x}");
                     }
                 }
                 o.push('\n');
@@ -377,69 +328,25 @@ impl Core {
                 let _ = writeln!(o, "logdir_size: {}", dir_size(&self.log_dir));
             }
             "isro" => o.push_str("rw"),
-            "gtmk" => o.push_str("306"),
-            "stmk" => o.push_str("306"),
+            "gtmk" | "stmk" => {
+                let _ = write!(o, "{}", self.trace_mask);
+            }
             "hash" => {
                 for (zxid, digest) in &self.digests {
                     let _ = writeln!(o, "{:x}: {digest}", zxid.0);
                 }
             }
             "mntr" => {
-                let s = self.stats.clone();
-                let (data, child) = self.tree.read().watch_summary();
-                let ephemerals: usize = self
-                    .tree
-                    .read()
-                    .ephemeral_sessions()
-                    .into_iter()
-                    .map(|sid| self.tree.read().ephemerals(sid).len())
-                    .sum();
-                // DataTree.approximateDataSize: path and data lengths of every entry of its node
-                // map, where the root is there twice, as "" and as "/".
-                let approximate_data_size: usize = self
-                    .tree
-                    .read()
-                    .walk()
-                    .map(|n| {
-                        let data = n.data.map_or(0, |d| d.len());
-                        let entries = if n.path.is_empty() { 2 } else { 1 };
-                        (n.path.len() + data) * entries + usize::from(n.path.is_empty())
-                    })
-                    .sum();
-                let lines: Vec<(&str, String)> = vec![
-                    ("version", VERSION.to_owned()),
-                    ("server_state", self.mode_name().to_owned()),
-                    ("avg_latency", java_double(s.avg())),
-                    ("max_latency", s.max().to_string()),
-                    ("min_latency", s.min().to_string()),
-                    ("packets_received", s.received().to_string()),
-                    ("packets_sent", s.sent().to_string()),
-                    ("num_alive_connections", (self.conns.len() + 1).to_string()),
-                    ("outstanding_requests", self.outstanding().to_string()),
-                    ("uptime", self.started.elapsed().as_millis().to_string()),
-                    (
-                        "znode_count",
-                        (self.tree.read().node_count() + 1).to_string(),
-                    ),
-                    ("watch_count", (data.watches + child.watches).to_string()),
-                    ("ephemerals_count", ephemerals.to_string()),
-                    ("approximate_data_size", approximate_data_size.to_string()),
-                    ("open_file_descriptor_count", open_fds().to_string()),
-                    ("global_sessions", self.sessions.len().to_string()),
-                    ("local_sessions", "0".to_owned()),
-                    ("auth_failed_count", "0".to_owned()),
-                    (
-                        "digest_mismatches_count",
-                        self.digest_mismatches.to_string(),
-                    ),
-                ];
-                let mut lines = lines;
-                // Left out, not guessed, when /proc does not say.
-                if let Some(max) = max_fds() {
-                    lines.insert(15, ("max_file_descriptor_count", max.to_string()));
-                }
-                for (k, v) in lines {
-                    let _ = writeln!(o, "zk_{k}\t{v}");
+                // The asking connection counts as alive, as in 3.8.
+                for (k, v) in self.monitor_values(true) {
+                    let text = match &v {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Number(n) if n.is_f64() => {
+                            java_double(n.as_f64().unwrap_or(0.0))
+                        }
+                        other => other.to_string(),
+                    };
+                    let _ = writeln!(o, "zk_{k}\t{text}");
                 }
             }
             _ => {}
@@ -448,7 +355,215 @@ impl Core {
     }
 }
 
+/// `Environment.list()`: what `envi` and the `environment` command print.
+pub(crate) fn environment() -> Vec<(&'static str, String)> {
+    let host = proc_value("/proc/sys/kernel/hostname");
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "<NA>".into());
+    let home = std::env::var("HOME").unwrap_or_else(|_| "<NA>".into());
+    // The java.* properties and the JVM heap figures (os.memory.*) describe a JVM this server
+    // does not run on: they print `<NA>`, what Java itself prints for a property it does not
+    // have, rather than a made-up value. java.io.tmpdir is the temp dir we would use; the os.*
+    // and user.* values are the real ones.
+    let na = || "<NA>".to_owned();
+    vec![
+        ("zookeeper.version", VERSION.to_owned()),
+        ("host.name", canonical_host_name(&host)),
+        ("java.version", na()),
+        ("java.vendor", na()),
+        ("java.home", na()),
+        ("java.class.path", na()),
+        ("java.library.path", na()),
+        ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
+        ("java.compiler", na()),
+        ("os.name", proc_value("/proc/sys/kernel/ostype")),
+        ("os.arch", java_arch().to_owned()),
+        ("os.version", proc_value("/proc/sys/kernel/osrelease")),
+        ("user.name", user_name()),
+        ("user.home", home),
+        ("user.dir", cwd),
+        ("os.memory.free", na()),
+        ("os.memory.max", na()),
+        ("os.memory.total", na()),
+    ]
+}
+
+/// Java system properties that describe this process rather than a JVM (`system_properties`).
+pub(crate) fn process_properties() -> Vec<(&'static str, String)> {
+    let env: std::collections::HashMap<&str, String> = environment().into_iter().collect();
+    let mut out: Vec<(&'static str, String)> = [
+        "java.io.tmpdir",
+        "os.arch",
+        "os.name",
+        "os.version",
+        "user.dir",
+        "user.home",
+        "user.name",
+    ]
+    .into_iter()
+    .filter_map(|k| env.get(k).map(|v| (k, v.clone())))
+    .collect();
+    out.extend([
+        ("file.separator", "/".to_owned()),
+        ("line.separator", "\n".to_owned()),
+        ("path.separator", ":".to_owned()),
+    ]);
+    out
+}
+
+/// A value of `mntr`/`monitor`, rounded as `ServerStats.getAvgLatency` rounds (4 decimals).
+fn avg(v: f64) -> serde_json::Value {
+    serde_json::Value::from((v * 10_000.0).round() / 10_000.0)
+}
+
 impl Core {
+    /// The session expiry buckets (`SessionTracker` dump): expiry time on the core's clock and
+    /// the sessions that expire then.
+    pub(crate) fn session_buckets(&self) -> Vec<(i64, Vec<i64>)> {
+        self.sessions
+            .buckets()
+            .map(|(t, s)| (t, s.iter().copied().collect()))
+            .collect()
+    }
+
+    /// Data watches (`getData`/`exists`) by the session of the connection that set them, in
+    /// connection order (`wchc`, `watches`).
+    pub(crate) fn watches_by_session(&self) -> Vec<(i64, Vec<String>)> {
+        let mut ids: Vec<_> = self.conns.keys().copied().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| {
+                let sid = self.conns[&id].session().unwrap_or(0);
+                let (paths, _) = self.tree.read().watched_paths(zk_datatree::WatcherId(id));
+                (!paths.is_empty()).then_some((sid, paths))
+            })
+            .collect()
+    }
+
+    /// The same watches by path (`wchp`, `watches_by_path`).
+    pub(crate) fn watches_by_path(&self) -> std::collections::BTreeMap<String, Vec<i64>> {
+        let mut by_path: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+        for (sid, paths) in self.watches_by_session() {
+            for p in paths {
+                by_path.entry(p).or_default().push(sid);
+            }
+        }
+        by_path
+    }
+
+    pub(crate) fn ephemerals_count(&self) -> usize {
+        let tree = self.tree.read();
+        tree.ephemeral_sessions()
+            .into_iter()
+            .map(|sid| tree.ephemerals(sid).len())
+            .sum()
+    }
+
+    /// DataTree.approximateDataSize: path and data lengths of every entry of its node map, where
+    /// the root is there twice, as "" and as "/".
+    pub(crate) fn approximate_data_size(&self) -> usize {
+        self.tree
+            .read()
+            .walk()
+            .map(|n| {
+                let data = n.data.map_or(0, |d| d.len());
+                let entries = if n.path.is_empty() { 2 } else { 1 };
+                (n.path.len() + data) * entries + usize::from(n.path.is_empty())
+            })
+            .sum()
+    }
+
+    /// The gauges 3.8 registers (`ZooKeeperServer.registerMetrics`, and the leader's), as this
+    /// server measures them. `asker` counts the asking 4lw connection among the alive ones.
+    pub(crate) fn gauges(&self, asker: bool) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::Value;
+        let s = &self.stats;
+        let (data, child) = self.tree.read().watch_summary();
+        let responses = self.metrics.client_response_stats();
+        let mut out: Vec<(&'static str, Value)> = vec![
+            ("avg_latency", avg(s.avg())),
+            ("max_latency", Value::from(s.max())),
+            ("min_latency", Value::from(s.min())),
+            ("packets_received", Value::from(s.received())),
+            ("packets_sent", Value::from(s.sent())),
+            (
+                "num_alive_connections",
+                Value::from(self.conns.len() + usize::from(asker)),
+            ),
+            ("outstanding_requests", Value::from(self.outstanding())),
+            (
+                "uptime",
+                Value::from(self.started.elapsed().as_millis() as u64),
+            ),
+            (
+                "znode_count",
+                Value::from(self.tree.read().node_count() + 1),
+            ),
+            ("watch_count", Value::from(data.watches + child.watches)),
+            ("ephemerals_count", Value::from(self.ephemerals_count())),
+            (
+                "approximate_data_size",
+                Value::from(self.approximate_data_size()),
+            ),
+            ("open_file_descriptor_count", Value::from(open_fds())),
+        ];
+        // Left out, not guessed, when /proc does not say.
+        if let Some(max) = max_fds() {
+            out.push(("max_file_descriptor_count", Value::from(max)));
+        }
+        out.extend([
+            ("global_sessions", Value::from(self.sessions.len())),
+            // Local sessions (localSessionsEnabled) are not implemented: none ever exist.
+            ("local_sessions", Value::from(0)),
+            (
+                "auth_failed_count",
+                Value::from(self.metrics.auth_failed_count()),
+            ),
+            ("last_client_response_size", Value::from(responses.last)),
+            ("max_client_response_size", Value::from(responses.max)),
+            ("min_client_response_size", Value::from(responses.min)),
+        ]);
+        out.extend(
+            self.leader_gauges()
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(v))),
+        );
+        out
+    }
+
+    /// `mntr` and the `monitor` command: `dumpMonitorValues`, the gauges, then the metrics
+    /// provider's dump.
+    pub(crate) fn monitor_values(&self, asker: bool) -> Vec<(String, serde_json::Value)> {
+        use serde_json::Value;
+        let mut out: Vec<(String, Value)> = vec![
+            ("version".into(), Value::from(VERSION)),
+            ("server_state".into(), Value::from(self.mode_name())),
+        ];
+        out.extend(
+            self.gauges(asker)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v)),
+        );
+        out.push((
+            "digest_mismatches_count".into(),
+            Value::from(self.digest_mismatches),
+        ));
+        self.metrics.dump(&mut out);
+        out
+    }
+
+    /// The Prometheus exposition: the gauges sampled now, then the counters and summaries.
+    pub(crate) fn prometheus_text(&self) -> String {
+        let gauges: Vec<(String, f64)> = self
+            .gauges(false)
+            .into_iter()
+            .filter_map(|(k, v)| v.as_f64().map(|f| (k.to_owned(), f)))
+            .collect();
+        let counters = [("digest_mismatches_count", self.digest_mismatches)];
+        self.metrics.render_prometheus(&gauges, &counters)
+    }
+
     /// `NIOServerCnxnFactory.dumpConnections`: the connection expiry queue, whose buckets are
     /// `nio.sessionlessCnxnTimeout` wide. A connection with a session expires with it; one
     /// without (the asker included) a sessionless timeout after it came.
@@ -497,7 +612,7 @@ impl Core {
     }
 }
 
-fn abs(p: &std::path::Path) -> String {
+pub(crate) fn abs(p: &std::path::Path) -> String {
     std::path::absolute(p)
         .unwrap_or_else(|_| p.to_path_buf())
         .display()

@@ -1,12 +1,15 @@
 //! The ZooKeeper server: client listener, sessions, the request processor pipeline (prep, sync,
-//! finalize), four-letter words, and the driver that runs election and ZAB for an ensemble.
+//! finalize), four-letter words, the AdminServer and Prometheus metrics over HTTP, and the driver
+//! that runs election and ZAB for an ensemble.
 //!
 //! Invariant: a write is acknowledged to a client only after its txn is durable (fsynced) on a quorum.
 
+mod admin;
 pub mod config;
 mod connection;
 pub mod election;
 mod four_letter;
+mod metrics;
 mod peer_link;
 mod pipeline;
 mod quorum;

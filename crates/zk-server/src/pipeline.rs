@@ -241,6 +241,20 @@ pub(crate) struct Core {
     pub(crate) digest_mismatches: u64,
     pub(crate) sasl_users: HashMap<String, String>,
     hard_cap: usize,
+    /// The counters and summaries of `mntr` and `/metrics`, shared with the sync thread and the
+    /// connection tasks.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// `ZooTrace`'s text trace mask (`gtmk`, `stmk`, the trace-mask admin commands).
+    pub(crate) trace_mask: i64,
+    /// The client port bound (`clientPort=0` picks one).
+    pub(crate) bound_client_port: Option<u16>,
+    /// Ensemble timings: when the election began (`election_time`), when this server began to
+    /// lead (`leader_uptime`), when it connected to its leader (`follower_sync_time`).
+    pub(crate) looking_since: Option<Instant>,
+    pub(crate) leading_since: Option<Instant>,
+    pub(crate) syncing_since: Option<Instant>,
+    /// `Leader.proposalStats`: sizes of the txns proposed.
+    pub(crate) proposal_sizes: crate::metrics::BufferStats,
 }
 
 /// What `Core::open` builds: the core, the persistence thread's handle and its reports.
@@ -266,7 +280,21 @@ fn persistence_thread(
     mut store: FileTxnSnapLog,
     rx: std::sync::mpsc::Receiver<Persist>,
     tx: mpsc::UnboundedSender<Durable>,
+    metrics: Arc<crate::metrics::Metrics>,
+    fsync_warning: Duration,
 ) {
+    // The write and fsync of one group commit (`fsynctime`; above fsync.warningthresholdms it
+    // counts in `fsync_threshold_exceed_count`).
+    let commit = |store: &mut FileTxnSnapLog| {
+        let started = Instant::now();
+        let done = store.commit();
+        let took = started.elapsed();
+        metrics.fsync_time.add_duration(took);
+        if took > fsync_warning {
+            metrics.fsync_threshold_exceeded.inc();
+        }
+        done
+    };
     let fail = |e: zk_persistence::Error| {
         let _ = tx.send(Durable::Failed(e.to_string()));
     };
@@ -283,7 +311,7 @@ fn persistence_thread(
                     store.append_payload(zxid, &payload).map(|r| (zxid, r))
                 }
                 Persist::Flush(reply) => {
-                    if let Err(e) = store.commit() {
+                    if let Err(e) = commit(&mut store) {
                         return fail(e);
                     }
                     let _ = reply.send(());
@@ -306,11 +334,15 @@ fn persistence_thread(
                 Err(e) => return fail(e),
             }
             count += 1;
+            metrics.sync_processor_request_queued.inc();
             if count < 1000 {
                 next = rx.try_recv().ok();
             }
         }
-        if let Err(e) = store.commit() {
+        if count > 0 {
+            metrics.sync_processor_batch_size.add(count);
+        }
+        if let Err(e) = commit(&mut store) {
             return fail(e);
         }
         if let Some(zxid) = last
@@ -374,12 +406,18 @@ impl Core {
             snap_size_limit_kb: config.snap_size_limit_kb,
             ..Default::default()
         };
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let init_started = Instant::now();
         let mut store = FileTxnSnapLog::open(&config.data_dir, &config.data_log_dir, options)?;
         let tree_config = TreeConfig {
             extended_types_enabled: config.extended_types_enabled,
             hash_seed: wall_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15,
         };
         let restored = zk_persistence::restore_tree(&mut store, tree_config)?;
+        metrics.db_init_time.add_duration(init_started.elapsed());
+        metrics
+            .startup_txns_loaded
+            .add(restored.restored.txns_replayed);
         let digest_mismatches = restored.digest_mismatches;
         let mut tree = restored.tree;
         let zxid = tree.last_processed_zxid();
@@ -416,14 +454,17 @@ impl Core {
         // the log recover the same state.
         let snapshotter = SnapshotThread::new();
         if zxid.0 >= 0 && !snap.path_for(zxid).exists() {
-            let _ = snapshotter.try_start(&snap, zxid, tree.clone());
+            let timed = crate::metrics::Timed::new(tree.clone(), &metrics);
+            let _ = snapshotter.try_start(&snap, zxid, timed);
         }
         let log_dir = store.log_dir().to_path_buf();
         let (ptx, prx) = std::sync::mpsc::channel();
         let (dtx, drx) = mpsc::unbounded_channel();
-        let persist_thread = std::thread::Builder::new()
-            .name("sync".into())
-            .spawn(move || persistence_thread(store, prx, dtx))?;
+        let persist_thread = std::thread::Builder::new().name("sync".into()).spawn({
+            let metrics = metrics.clone();
+            let fsync_warning = Duration::from_millis(config.fsync_warning_threshold_ms);
+            move || persistence_thread(store, prx, dtx, metrics, fsync_warning)
+        })?;
         let mut sasl_users = config
             .sasl_users_file
             .as_deref()
@@ -469,6 +510,13 @@ impl Core {
             digests: VecDeque::new(),
             digest_mismatches,
             sasl_users,
+            metrics,
+            trace_mask: 306,
+            bound_client_port: None,
+            looking_since: None,
+            leading_since: None,
+            syncing_since: None,
+            proposal_sizes: crate::metrics::BufferStats::default(),
             config,
         };
         Ok(Opened {
@@ -496,6 +544,7 @@ impl Core {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.shared.stats.count_sent();
             self.stats.count_sent();
+            self.metrics.record_response(frame.len());
             if !c.out.send(frame, cap) {
                 c.out.abort();
             }
@@ -533,6 +582,12 @@ impl Core {
                 let text = self.four_letter(&word, addr);
                 self.stats.count_sent();
                 let _ = reply.send(text);
+            }
+            ToCore::Admin { command, reply } => {
+                let _ = reply.send(self.admin(&command));
+            }
+            ToCore::Metrics { reply } => {
+                let _ = reply.send(self.prometheus_text());
             }
         }
     }
@@ -580,6 +635,7 @@ impl Core {
         };
         c.shared.stats.count_received();
         self.stats.count_received();
+        self.metrics.connection_request_count.inc();
         let sid = request.session_id.0;
         if sid == 0 {
             let id = self.sessions.next_session_id();
@@ -714,6 +770,7 @@ impl Core {
                 global: check,
             },
         };
+        let started = Instant::now();
         let prepared = prep(
             &self.tree.read(),
             &mut self.pending,
@@ -721,6 +778,10 @@ impl Core {
             &ctx,
             request,
         );
+        self.metrics
+            .prep_process_time
+            .add_duration(started.elapsed());
+        self.metrics.prep_processor_request_queued.inc();
         for w in &prepared.quota_warnings {
             warn!("quota exceeded: {w:?}");
         }
@@ -919,6 +980,7 @@ impl Core {
                 self.send(conn, reply_empty(-4, 0, 0));
             }
             None => {
+                self.metrics.auth_failed.inc();
                 warn!(
                     scheme = packet.scheme,
                     "authentication failed: no provider for this scheme"
@@ -958,6 +1020,7 @@ impl Core {
                 self.send(conn, frame);
             }
             Err(why) => {
+                self.metrics.auth_failed.inc();
                 warn!(conn, "SASL authentication failed: {why}");
                 self.send(conn, reply_empty(xid, 0, ErrorCode::AuthFailed.code()));
                 self.close_conn(conn);
@@ -977,9 +1040,8 @@ impl Core {
         if snapshot_due {
             let at = self.tree.read().last_processed_zxid();
             info!(zxid = %at, "creating a new snapshot in the background");
-            let _ = self
-                .snapshotter
-                .try_start(&self.snap, at, self.tree.read().clone());
+            let timed = crate::metrics::Timed::new(self.tree.read().clone(), &self.metrics);
+            let _ = self.snapshotter.try_start(&self.snap, at, timed);
         }
     }
 
@@ -1001,8 +1063,26 @@ impl Core {
     }
 
     fn route_events(&mut self, events: Vec<WatchNotification>) {
+        // WatchManager.triggerWatch: how many watchers each (path, event type) woke.
+        let mut fired: HashMap<(&str, i32), u64> = HashMap::new();
+        for ev in &events {
+            *fired.entry((&ev.event.path, ev.event.r#type)).or_insert(0) += 1;
+        }
+        for ((_, kind), n) in fired {
+            let summary = match zk_jute::EventType::try_from(kind) {
+                Ok(zk_jute::EventType::NodeCreated) => &self.metrics.node_created_watch_count,
+                Ok(zk_jute::EventType::NodeDeleted) => &self.metrics.node_deleted_watch_count,
+                Ok(zk_jute::EventType::NodeDataChanged) => &self.metrics.node_changed_watch_count,
+                Ok(zk_jute::EventType::NodeChildrenChanged) => {
+                    &self.metrics.node_children_watch_count
+                }
+                _ => continue,
+            };
+            summary.add(n);
+        }
         for ev in events {
             let frame = reply(-1, ev.zxid.0, 0, Some(&ev.event));
+            self.metrics.watch_bytes.add(frame.len() as u64);
             self.send(ev.watcher.0, frame);
         }
     }
@@ -1189,6 +1269,12 @@ impl Core {
     fn answered(&mut self, conn: ConnId, op: OpCode, _xid: i32, zxid: i64, arrived: Instant) {
         let ms = arrived.elapsed().as_millis() as u64;
         self.stats.record(ms);
+        // ServerStats.updateLatency: requests with a txn are updates, the others reads.
+        if op.is_write() {
+            self.metrics.update_latency.add(ms);
+        } else {
+            self.metrics.read_latency.add(ms);
+        }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.shared.stats.record(ms);
             let cxid = c.shared.last().cxid;

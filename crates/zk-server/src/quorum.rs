@@ -249,6 +249,10 @@ impl Core {
     }
 
     fn look_for_leader(&mut self) {
+        self.metrics.looking_count.inc();
+        self.looking_since = Some(Instant::now());
+        self.leading_since = None;
+        self.syncing_since = None;
         let history = History {
             last_logged_zxid: self.tree.read().last_processed_zxid(),
             current_epoch: 0,
@@ -403,6 +407,7 @@ impl Core {
                     return;
                 };
                 info!(leader = %l.leader, "connected to the leader");
+                self.syncing_since = Some(Instant::now());
                 l.link = Some(link);
                 l.zab = Some(Learner::new(now, zab, l.role, state, config_version));
             }
@@ -417,7 +422,19 @@ impl Core {
                     return;
                 };
                 let result = match inbound {
-                    Inbound::Packet(packet) => zab.handle_packet(now, packet),
+                    Inbound::Packet(packet) => {
+                        use zk_jute::quorum::PacketType;
+                        match PacketType::try_from(packet.r#type) {
+                            Ok(PacketType::Proposal) => {
+                                self.metrics.learner_proposal_received_count.inc()
+                            }
+                            Ok(PacketType::Commit) => {
+                                self.metrics.learner_commit_received_count.inc()
+                            }
+                            _ => {}
+                        }
+                        zab.handle_packet(now, packet)
+                    }
                     Inbound::Snap { packet, tree } => {
                         l.snapshot = Some(tree);
                         zab.handle_packet(now, packet)
@@ -437,6 +454,11 @@ impl Core {
     }
 
     fn decided(&mut self, decision: Decision) {
+        if decision.state != ServerState::Looking
+            && let Some(since) = self.looking_since.take()
+        {
+            self.metrics.election_time.add_duration(since.elapsed());
+        }
         let Some(peer) = &mut self.peer else {
             return;
         };
@@ -487,6 +509,7 @@ impl Core {
             links: HashMap::new(),
             accept,
         }));
+        self.leading_since = Some(Instant::now());
     }
 
     fn start_learning(&mut self, leader: zk_jute::ServerId, role: LearnerRole) {
@@ -623,6 +646,11 @@ impl Core {
             Output::Send { to, packet } => {
                 if let Some(kind) = sync_kind(packet.r#type) {
                     info!(learner = to.0, zxid = %packet.zxid, "Sending {kind}");
+                    match kind {
+                        "DIFF" => self.metrics.diff_count.inc(),
+                        "SNAP" => self.metrics.snap_count.inc(),
+                        _ => {}
+                    }
                 }
                 if let Some(link) = peer.leading().and_then(|l| l.links.get(&to)) {
                     link.send(packet);
@@ -652,7 +680,12 @@ impl Core {
                     let _ = persist.send(Persist::Payload(p.zxid, p.data));
                 }
             }
-            Output::Apply(p) => self.apply_committed(p),
+            Output::Apply(p) => {
+                if self.leads() {
+                    self.metrics.commit_count.inc();
+                }
+                self.apply_committed(p)
+            }
             Output::Truncate(zxid) => self.truncate(zxid),
             Output::LoadSnapshot(zxid) => {
                 let Some(mut tree) = peer.learning().and_then(|l| l.snapshot.take()) else {
@@ -667,9 +700,12 @@ impl Core {
             }
             Output::TakeSnapshot => {
                 let zxid = self.tree.read().last_processed_zxid();
+                let started = Instant::now();
                 let written = self.snap.write(zxid, &mut &*self.tree.read());
                 if let Err(e) = written {
                     self.go_looking(&format!("cannot write the synced snapshot: {e}"));
+                } else {
+                    self.metrics.snapshot_time.add_duration(started.elapsed());
                 }
             }
             Output::SendSnapshot { to, zxid } => {
@@ -765,6 +801,15 @@ impl Core {
     }
 
     fn established(&mut self, epoch: u32) {
+        if let Some(since) = self.syncing_since.take() {
+            let observer = self.mode_name() == "observer";
+            let summary = if observer {
+                &self.metrics.observer_sync_time
+            } else {
+                &self.metrics.follower_sync_time
+            };
+            summary.add_duration(since.elapsed());
+        }
         let Some(peer) = &mut self.peer else {
             return;
         };
@@ -810,12 +855,15 @@ impl Core {
             zxid: entry.header.zxid,
             data: entry.to_bytes(),
         };
+        let size = proposal.data.len();
         if let Err(e) = l.zab.propose(now, proposal) {
             warn!(error = %e, "cannot propose");
             self.next_zxid = l.zab.next_zxid().0;
             self.drain_zab();
             return false;
         }
+        self.metrics.proposal_count.inc();
+        self.proposal_sizes.record(size);
         self.drain_zab();
         true
     }
@@ -985,6 +1033,7 @@ impl Core {
 
     /// Learner: asks the leader whether a reconnecting session is alive.
     pub(crate) fn revalidate(&mut self, conn: ConnId, sid: i64, timeout: i32) {
+        self.metrics.revalidate_count.inc();
         if let Some(l) = self.peer.as_mut().and_then(Peer::learning) {
             l.revalidating.entry(sid).or_default().push(conn);
             if let Some(z) = l.zab.as_mut() {
@@ -999,6 +1048,173 @@ impl Core {
         if let Some(z) = self.peer.as_mut().and_then(Peer::learner) {
             z.touch(SessionId(sid), timeout);
         }
+    }
+}
+
+/// The ensemble role as the admin commands and the leader's gauges show it.
+impl Core {
+    /// `LeaderZooKeeperServer.registerMetrics`' gauges, while this server leads.
+    pub(crate) fn leader_gauges(&self) -> Vec<(&'static str, i64)> {
+        let Some(peer) = &self.peer else {
+            return Vec::new();
+        };
+        let Role::Leading(l) = &peer.role else {
+            return Vec::new();
+        };
+        let observers = self.synced_observers().len();
+        let synced = l.zab.synced_learners().len();
+        let uptime = self
+            .leading_since
+            .map_or(0, |t| t.elapsed().as_millis() as i64);
+        vec![
+            ("learners", l.links.len() as i64),
+            ("synced_followers", (synced - observers) as i64),
+            ("synced_observers", observers as i64),
+            ("leader_uptime", uptime),
+            ("last_proposal_size", self.proposal_sizes.last),
+            ("max_proposal_size", self.proposal_sizes.max),
+            ("min_proposal_size", self.proposal_sizes.min),
+        ]
+    }
+
+    /// The ids of the observers that completed sync with this leader.
+    pub(crate) fn synced_observers(&self) -> Vec<i64> {
+        let Some(peer) = &self.peer else {
+            return Vec::new();
+        };
+        let Role::Leading(l) = &peer.role else {
+            return Vec::new();
+        };
+        let members = peer.config.verifier.members();
+        l.zab
+            .synced_learners()
+            .into_iter()
+            .filter(|(id, _)| {
+                members
+                    .get(id)
+                    .is_some_and(|m| m.learner_type == LearnerType::Observer)
+            })
+            .map(|(id, _)| id.0)
+            .collect()
+    }
+
+    /// The `leader` command: whether this server leads, the leader's id (-1 while there is
+    /// none) and its quorum host; `None` when standalone.
+    pub(crate) fn leader_info(&self) -> Option<(bool, i64, String)> {
+        let peer = self.peer.as_ref()?;
+        let leader = match &peer.role {
+            Role::Leading(_) => Some(peer.config.my_id),
+            Role::Learning(l) => Some(l.leader),
+            Role::Looking => None,
+        };
+        let host = leader
+            .and_then(|id| peer.config.verifier.members().get(&id))
+            .map(|m| {
+                m.addresses
+                    .iter()
+                    .map(|(hp, _)| hp.host.clone())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .unwrap_or_default();
+        Some((
+            matches!(peer.role, Role::Leading(_)),
+            leader.map_or(-1, |id| id.0),
+            host,
+        ))
+    }
+
+    /// `voting_view`: each voting member's addresses, by id.
+    pub(crate) fn voting_view(&self) -> serde_json::Value {
+        let mut view = serde_json::Map::new();
+        if let Some(peer) = &self.peer {
+            for (id, m) in peer.config.verifier.members() {
+                if m.learner_type != LearnerType::Participant {
+                    continue;
+                }
+                let server: Vec<String> =
+                    m.addresses.iter().map(|(hp, _)| hp.to_string()).collect();
+                let election: Vec<String> = m
+                    .addresses
+                    .iter()
+                    .map(|(hp, port)| {
+                        zk_election::HostPort {
+                            host: hp.host.clone(),
+                            port: *port,
+                        }
+                        .to_string()
+                    })
+                    .collect();
+                view.insert(
+                    id.0.to_string(),
+                    serde_json::json!({
+                        "server_addresses": server,
+                        "election_addresses": election,
+                        "client_address": m.client_address.as_ref().map_or(String::new(), |c| c.to_string()),
+                        "learner_type": "participant",
+                    }),
+                );
+            }
+        }
+        serde_json::Value::Object(view)
+    }
+
+    /// `zabstate`: where this member is in the protocol; `voting: false` and an empty state when
+    /// standalone.
+    pub(crate) fn zab_state(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut out = serde_json::Map::new();
+        let Some(peer) = &self.peer else {
+            out.insert("voting".into(), Value::from(false));
+            out.insert("zabstate".into(), Value::from(""));
+            return out;
+        };
+        let me = peer.config.verifier.members().get(&peer.config.my_id);
+        let address = |election: bool| -> Value {
+            me.and_then(|m| m.addresses.first())
+                .map_or(Value::Null, |(hp, port)| {
+                    let port = if election { *port } else { hp.port };
+                    Value::from(
+                        zk_election::HostPort {
+                            host: hp.host.clone(),
+                            port,
+                        }
+                        .to_string(),
+                    )
+                })
+        };
+        let state = match &peer.role {
+            Role::Looking => "election",
+            Role::Leading(l) if l.zab.is_established() => "broadcast",
+            Role::Leading(_) => "discovery",
+            Role::Learning(l) => match &l.zab {
+                Some(z) if z.is_established() => "broadcast",
+                Some(z) if z.sync_mode().is_some() => "synchronization",
+                _ => "discovery",
+            },
+        };
+        let zxid = self.last_zxid();
+        out.insert("myid".into(), Value::from(peer.config.my_id.0));
+        out.insert(
+            "is_leader".into(),
+            Value::from(matches!(peer.role, Role::Leading(_))),
+        );
+        out.insert("quorum_address".into(), address(false));
+        out.insert("election_address".into(), address(true));
+        out.insert(
+            "client_address".into(),
+            me.and_then(|m| m.client_address.as_ref())
+                .map_or(Value::Null, |c| Value::from(c.to_string())),
+        );
+        out.insert(
+            "voting".into(),
+            Value::from(me.is_some_and(|m| m.learner_type == LearnerType::Participant)),
+        );
+        out.insert("last_zxid".into(), Value::from(format!("0x{zxid:x}")));
+        out.insert("zab_epoch".into(), Value::from(zxid >> 32));
+        out.insert("zab_counter".into(), Value::from(zxid & 0xffff_ffff));
+        out.insert("zabstate".into(), Value::from(state));
+        out
     }
 }
 

@@ -35,6 +35,14 @@ pub enum StartError {
     NoClientPort,
     #[error("cannot serve TLS on secureClientPort: {0}")]
     Tls(String),
+    #[error(
+        "cannot start the AdminServer on {addr}: {why}; free the port, set admin.serverPort to another one or admin.enableServer=false"
+    )]
+    Admin { addr: String, why: String },
+    #[error(
+        "cannot start the Prometheus metrics endpoint on {addr}: {why}; free the port or set metricsProvider.httpPort to another one"
+    )]
+    Metrics { addr: String, why: String },
 }
 
 /// A running server.
@@ -42,6 +50,8 @@ pub enum StartError {
 pub struct Server {
     client_addr: SocketAddr,
     secure_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     /// autopurge (`autopurge.purgeInterval` hours > 0): keeps `autopurge.snapRetainCount`
     /// snapshots and the logs they need; stopped when the server is dropped.
     purge: Option<zk_persistence::DatadirCleanup>,
@@ -86,12 +96,52 @@ impl Server {
             }
         };
         let secure_addr = secure.as_ref().map(|s| s.2);
+        // 3.8 starts the metrics provider before loading the database; a provider that cannot
+        // start stops the server.
+        let metrics_listener = if config.prometheus_enabled() {
+            let (l, bound) = bind_http(&config.metrics_http_host, config.metrics_http_port)
+                .map_err(|(addr, why)| StartError::Metrics { addr, why })?;
+            info!(%bound, "serving Prometheus metrics at /metrics");
+            Some((l, bound))
+        } else {
+            None
+        };
+        // A standalone server that cannot start its AdminServer exits (ZooKeeperServerMain);
+        // an ensemble member logs it and goes on (QuorumPeer).
+        let admin_listener = if config.admin_enable_server {
+            match bind_http(&config.admin_server_address, config.admin_server_port) {
+                Ok((l, bound)) => {
+                    info!(
+                        %bound,
+                        command_url = config.admin_command_url,
+                        "started the AdminServer"
+                    );
+                    Some((l, bound))
+                }
+                Err((addr, why)) if quorum.is_none() => {
+                    return Err(StartError::Admin { addr, why });
+                }
+                Err((addr, why)) => {
+                    warn!(
+                        addr,
+                        why, "problem starting the AdminServer; going on without it"
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let admin_addr = admin_listener.as_ref().map(|l| l.1);
+        let metrics_addr = metrics_listener.as_ref().map(|l| l.1);
         let config = Arc::new(config);
         let cfg = config.clone();
         let mut opened = tokio::task::spawn_blocking(move || Core::open(cfg))
             .await
             .expect("open task panicked")
             .map_err(|e| StartError::Open(e.to_string()))?;
+        opened.core.bound_client_port = Some(client_addr.port());
+        let metrics = opened.core.metrics.clone();
         let peer_events = match quorum {
             None => None,
             Some(q) => {
@@ -133,6 +183,7 @@ impl Server {
                 // Sessions expire in tick buckets; a touch every half tick keeps a reader's alive.
                 touch_every: Duration::from_millis(u64::from(config.tick_ms / 2).max(1)),
             },
+            metrics,
         };
         let shared = Shared::default();
         let mut accept = vec![tokio::spawn(accept_loop(
@@ -143,6 +194,22 @@ impl Server {
             config.clone(),
             shared.clone(),
         ))];
+        let idle = Duration::from_millis(config.admin_idle_timeout_ms);
+        if let Some((l, _)) = admin_listener {
+            accept.push(tokio::spawn(crate::admin::serve_admin(
+                l,
+                core_tx.clone(),
+                config.admin_command_url.clone(),
+                idle,
+            )));
+        }
+        if let Some((l, _)) = metrics_listener {
+            accept.push(tokio::spawn(crate::admin::serve_metrics(
+                l,
+                core_tx.clone(),
+                idle,
+            )));
+        }
         if let Some((l, acceptor, bound)) = secure {
             info!(secure_addr = %bound, "binding to the secure port (TLS)");
             accept.push(tokio::spawn(accept_loop(
@@ -159,6 +226,8 @@ impl Server {
         Ok(Server {
             client_addr,
             secure_addr,
+            admin_addr,
+            metrics_addr,
             purge,
             shutdown: Some(stop_tx),
             done,
@@ -173,6 +242,16 @@ impl Server {
     /// Where TLS clients connect (`secureClientPort`), when configured.
     pub fn secure_addr(&self) -> Option<SocketAddr> {
         self.secure_addr
+    }
+
+    /// Where the AdminServer listens (`admin.enableServer`, the default).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Where Prometheus scrapes `/metrics` (`metricsProvider.className` is the Prometheus one).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Blocks until autopurge has run `n` times; false when autopurge is off.
@@ -199,6 +278,23 @@ impl Server {
     pub async fn wait(&mut self) {
         let _ = (&mut self.done).await;
     }
+}
+
+/// Binds an HTTP listener on `host:port` (a name or an address); on failure, the address as
+/// configured and why.
+fn bind_http(host: &str, port: u16) -> Result<(TcpListener, SocketAddr), (String, String)> {
+    use std::net::ToSocketAddrs;
+    let shown = format!("{host}:{port}");
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| (shown.clone(), e.to_string()))?
+        .next()
+        .ok_or_else(|| (shown.clone(), "the host has no address".to_owned()))?;
+    let listener = bind(addr, 50).map_err(|e| (shown.clone(), e.to_string()))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| (shown.clone(), e.to_string()))?;
+    Ok((listener, bound))
 }
 
 pub(crate) fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
@@ -260,6 +356,7 @@ async fn accept_loop(
             let total: u32 = c.values().sum();
             let n = c.entry(ip).or_insert(0);
             if config.max_client_cnxns > 0 && *n >= config.max_client_cnxns {
+                settings.metrics.connection_rejected.inc();
                 warn!(
                     "Too many connections from /{ip} - max is {}",
                     config.max_client_cnxns
@@ -267,6 +364,7 @@ async fn accept_loop(
                 continue;
             }
             if config.max_cnxns > 0 && total >= config.max_cnxns {
+                settings.metrics.connection_rejected.inc();
                 warn!("too many connections, max is {}", config.max_cnxns);
                 continue;
             }

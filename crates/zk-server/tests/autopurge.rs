@@ -42,7 +42,7 @@ fn snapshots(dir: &Path) -> Vec<String> {
 async fn autopurge_keeps_the_newest_snap_retain_count_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let base = format!(
-        "tickTime=200\ndataDir={}\nclientPort=0\n",
+        "tickTime=200\ndataDir={}\nclientPort=0\nadmin.enableServer=false\n",
         dir.path().display()
     );
     for _ in 0..5 {

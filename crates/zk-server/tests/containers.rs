@@ -12,7 +12,7 @@ async fn an_emptied_container_is_reaped_after_the_check_interval() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "tickTime=200\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n\
-         znode.container.checkIntervalMs=100\n",
+         znode.container.checkIntervalMs=100\nadmin.enableServer=false\n",
         dir.path().display()
     );
     let server = Server::start(ServerConfig::parse(&text).unwrap())

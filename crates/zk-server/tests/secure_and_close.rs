@@ -28,7 +28,7 @@ fn data(name: &str) -> String {
 async fn tls_on_the_secure_client_port_with_a_pem_key_store() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "tickTime=200\ndataDir={}\nclientPort=0\nsecureClientPort=0\n4lw.commands.whitelist=*\nssl.keyStore.location={}\nssl.keyStore.type=PEM\nssl.keyStore.password=unused\n",
+        "tickTime=200\ndataDir={}\nclientPort=0\nsecureClientPort=0\n4lw.commands.whitelist=*\nssl.keyStore.location={}\nssl.keyStore.type=PEM\nssl.keyStore.password=unused\nadmin.enableServer=false\n",
         dir.path().display(),
         data("tls-both.pem")
     );
@@ -76,7 +76,7 @@ async fn tls_on_the_secure_client_port_with_a_pem_key_store() {
 async fn secure_client_port_without_pem_material_fails_to_start_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "dataDir={}\nclientPort=0\nsecureClientPort=0\nssl.keyStore.location=/nonexistent/keystore.jks\n",
+        "dataDir={}\nclientPort=0\nsecureClientPort=0\nssl.keyStore.location=/nonexistent/keystore.jks\nadmin.enableServer=false\n",
         dir.path().display()
     );
     let err = Server::start(ServerConfig::parse(&text).unwrap())
@@ -90,7 +90,7 @@ async fn secure_client_port_without_pem_material_fails_to_start_with_a_hint() {
 async fn close_session_is_answered_before_the_connection_closes() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "tickTime=200\ndataDir={}\nclientPort=0\n",
+        "tickTime=200\ndataDir={}\nclientPort=0\nadmin.enableServer=false\n",
         dir.path().display()
     );
     let server = Server::start(ServerConfig::parse(&text).unwrap())

@@ -17,7 +17,7 @@ use common::raw::{frame, read_frame};
 
 fn config(dir: &std::path::Path) -> ServerConfig {
     let text = format!(
-        "tickTime=200\ndataDir={}\nclientPort=0\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n",
+        "tickTime=200\ndataDir={}\nclientPort=0\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n",
         dir.display()
     );
     ServerConfig::parse(&text).unwrap()

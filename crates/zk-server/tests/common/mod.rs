@@ -50,7 +50,7 @@ impl OurServer {
         let port = free_port();
         let mut cfg = format!(
             "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=*\n",
+             4lw.commands.whitelist=*\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=0\n",
             data.display()
         );
         for line in extra {
