@@ -23,6 +23,9 @@ pub const APACHE_JAR: &str = "/usr/share/java/zookeeper.jar";
 pub const APACHE_JUTE_JAR: &str = "/usr/share/java/zookeeper-jute.jar";
 /// A logger binding so the JVM logs to stderr.
 pub const SLF4J_SIMPLE: &str = "/usr/share/java/slf4j-simple.jar";
+/// The servlet API Jetty needs: with it on the classpath Apache starts its AdminServer when a
+/// test asks for one (`admin.enableServer=true`); Debian's zookeeper package pulls it in.
+pub const SERVLET_API: &str = "/usr/share/java/servlet-api.jar";
 /// Debian's zkCli.sh.
 pub const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 
@@ -39,13 +42,13 @@ fn check_java_classpath() -> String {
         java.is_ok_and(|o| o.status.success()),
         "java is not installed: interop tests need it; run `cargo xtask test` (or `apt-get install -y zookeeper`)"
     );
-    for jar in [APACHE_JAR, APACHE_JUTE_JAR, SLF4J_SIMPLE] {
+    for jar in [APACHE_JAR, APACHE_JUTE_JAR, SLF4J_SIMPLE, SERVLET_API] {
         assert!(
             Path::new(jar).exists(),
             "{jar} is missing: interop tests need Debian's zookeeper package; run `cargo xtask test` (or `apt-get install -y zookeeper`)"
         );
     }
-    format!("{APACHE_JAR}:{APACHE_JUTE_JAR}:{SLF4J_SIMPLE}")
+    format!("{APACHE_JAR}:{APACHE_JUTE_JAR}:{SLF4J_SIMPLE}:{SERVLET_API}")
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
