@@ -1170,19 +1170,42 @@ impl Core {
             return out;
         };
         let me = peer.config.verifier.members().get(&peer.config.my_id);
+        // `MultipleAddresses` as Jackson writes the bean: this member's own quorum or election
+        // addresses (it listens on them, so they are the reachable ones), and their wildcards.
         let address = |election: bool| -> Value {
-            me.and_then(|m| m.addresses.first())
-                .map_or(Value::Null, |(hp, port)| {
-                    let port = if election { *port } else { hp.port };
-                    Value::from(
-                        zk_election::HostPort {
-                            host: hp.host.clone(),
-                            port,
-                        }
-                        .to_string(),
-                    )
+            let Some(m) = me else {
+                return Value::Null;
+            };
+            let pairs: Vec<zk_election::HostPort> = m
+                .addresses
+                .iter()
+                .map(|(hp, port)| zk_election::HostPort {
+                    host: hp.host.clone(),
+                    port: if election { *port } else { hp.port },
                 })
+                .collect();
+            let all: Vec<String> = pairs.iter().map(ToString::to_string).collect();
+            let one = all.first().cloned().unwrap_or_default();
+            serde_json::json!({
+                "all_addresses": all,
+                "all_host_strings": pairs.iter().map(|p| p.host.clone()).collect::<Vec<_>>(),
+                "all_ports": pairs.iter().map(|p| p.port).collect::<Vec<_>>(),
+                "all_reachable_addresses": all,
+                "all_reachable_addresses_or_all": all,
+                "empty": all.is_empty(),
+                "one": one,
+                "reachable_address": one,
+                "reachable_or_one": one,
+                "wildcard_addresses": pairs.iter().map(|p| format!("0.0.0.0:{}", p.port)).collect::<Vec<_>>(),
+            })
         };
+        let client_address = self.bound_client_port.map_or(Value::Null, |port| {
+            let ip = self
+                .config
+                .client_port_address
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            Value::from(std::net::SocketAddr::new(ip, port).to_string())
+        });
         let state = match &peer.role {
             Role::Looking => "election",
             Role::Leading(l) if l.zab.is_established() => "broadcast",
@@ -1201,11 +1224,7 @@ impl Core {
         );
         out.insert("quorum_address".into(), address(false));
         out.insert("election_address".into(), address(true));
-        out.insert(
-            "client_address".into(),
-            me.and_then(|m| m.client_address.as_ref())
-                .map_or(Value::Null, |c| Value::from(c.to_string())),
-        );
+        out.insert("client_address".into(), client_address);
         out.insert(
             "voting".into(),
             Value::from(me.is_some_and(|m| m.learner_type == LearnerType::Participant)),

@@ -5,9 +5,12 @@
 //! reference is regenerated with `cargo test -p zk-server --test admin -- --ignored capture`.
 //! The tests give our server the same state and check that every command answers with the same
 //! field names, recursively, and the same JSON types, and with the same values where both servers
-//! must agree. The Prometheus reference is the list of metric names and types of 3.8's source
+//! must agree. The commands whose answer depends on the ensemble role are compared live: an Apache
+//! ensemble and one of ours (three voters, an observer) answer from each role. The Prometheus reference is the list of metric names and types of 3.8's source
 //! (`ServerMetrics`, the gauges of `ZooKeeperServer` and `LeaderZooKeeperServer`), as Debian ships
 //! no Prometheus provider; `/metrics` is read with `prometheus-parse`.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -20,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use zk_client::{Acl, Client, CreateMode};
 use zk_server::{Server, ServerConfig};
-use zk_testkit::{ApacheOptions, ApacheServer, free_port};
+use zk_testkit::{ApacheOptions, ApacheServer, EnsembleBuilder, Kind, free_port};
 
 /// Every primary command name of 3.8's `Commands`, and its aliases.
 const COMMANDS: &[(&str, &[&str])] = &[
@@ -235,6 +238,8 @@ struct Rules {
     equal: &'static [&'static str],
     /// Keys ours must have even where `subset` lets it leave keys out.
     required: &'static [&'static str],
+    /// Values (JSON pointers, `*` for any array index) whose inside is not compared.
+    opaque: &'static [&'static str],
 }
 
 fn rules(file: &str) -> Rules {
@@ -376,6 +381,20 @@ const SAME_VALUES: &[&str] = &[
 
 /// Checks that `ours` has `theirs`' field names, recursively, with the same JSON types.
 fn same_shape(at: &str, ours: &Value, theirs: &Value, rules: &Rules, errors: &mut Vec<String>) {
+    let generic: String = at
+        .split('/')
+        .map(|part| {
+            if part.parse::<usize>().is_ok() {
+                "*"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    if rules.opaque.contains(&generic.as_str()) {
+        return;
+    }
     if json_kind(ours) != json_kind(theirs) {
         errors.push(format!(
             "{at}: ours is {} ({ours}), Apache's {} ({theirs})",
@@ -727,4 +746,146 @@ async fn command_url_and_arguments() {
     assert_eq!(server.admin_addr(), None);
     assert_eq!(server.metrics_addr(), None);
     server.shutdown().await;
+}
+
+/// The answers of the role-dependent commands from each role of a live ensemble of three voters
+/// and an observer, each member with its AdminServer on its own port.
+async fn ensemble_answers(kind: Kind) -> BTreeMap<String, Value> {
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let mut builder = EnsembleBuilder::new()
+        .voters(3, kind.clone())
+        .observer(kind)
+        .config("admin.enableServer=true")
+        .config("admin.serverAddress=127.0.0.1");
+    for (i, port) in ports.iter().enumerate() {
+        builder = builder.member_config(i as u64 + 1, format!("admin.serverPort={port}"));
+    }
+    let (ensemble, leader) = common::ensemble::start(builder).await;
+    let follower = ensemble
+        .ids()
+        .find(|id| *id != leader && !ensemble.is_observer(*id))
+        .expect("a follower");
+    let observer = ensemble
+        .ids()
+        .find(|id| ensemble.is_observer(*id))
+        .expect("an observer");
+    let mut out = BTreeMap::new();
+    for (role, id) in [
+        ("leader", leader),
+        ("follower", follower),
+        ("observer", observer),
+    ] {
+        let admin: SocketAddr = ([127, 0, 0, 1], ports[id as usize - 1]).into();
+        for command in [
+            "leader",
+            "voting_view",
+            "zabstate",
+            "observers",
+            "server_stats",
+            "monitor",
+            "configuration",
+        ] {
+            let answer = get_json(admin, &format!("/commands/{command}")).await;
+            out.insert(format!("{role} {command}"), answer);
+        }
+    }
+    out.insert(
+        "ids".into(),
+        serde_json::json!([leader, follower, observer]),
+    );
+    out
+}
+
+/// In an ensemble, the commands whose answers depend on the role (leader, voting_view, zabstate,
+/// observers, server_stats, monitor) answer with Apache 3.8's field names and types, live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensemble_commands_answer_as_apache_does() {
+    let _one = common::ensemble::ONE_AT_A_TIME.lock().await;
+    let apache = ensemble_answers(Kind::Apache).await;
+    let ours = ensemble_answers(common::ensemble::ours()).await;
+    let mut errors = Vec::new();
+    for (key, theirs) in &apache {
+        if key == "ids" {
+            continue;
+        }
+        let our = &ours[key];
+        let command = key.split(' ').nth(1).unwrap_or("");
+        let rules = match command {
+            "monitor" => Rules {
+                subset: &[""],
+                equal: &["/server_state", "/command", "/error"],
+                required: if key.starts_with("leader") {
+                    &[
+                        "learners",
+                        "synced_followers",
+                        "synced_observers",
+                        "leader_uptime",
+                        "last_proposal_size",
+                        "max_proposal_size",
+                        "min_proposal_size",
+                    ]
+                } else {
+                    &[]
+                },
+                ..Rules::default()
+            },
+            // Learner handlers keep packet statistics in 3.8; here an observer is its id only.
+            "observers" => Rules {
+                equal: &["/synced_observers"],
+                opaque: &["/observers/*"],
+                ..Rules::default()
+            },
+            "leader" => Rules {
+                equal: &["/is_leader", "/leader_ip"],
+                ..Rules::default()
+            },
+            "zabstate" => Rules {
+                equal: &["/is_leader", "/voting", "/zabstate"],
+                ..Rules::default()
+            },
+            "server_stats" => Rules {
+                equal: &["/server_stats/server_state", "/read_only"],
+                ..Rules::default()
+            },
+            "configuration" => Rules {
+                equal: &["/tick_time", "/min_session_timeout", "/max_session_timeout"],
+                ..Rules::default()
+            },
+            _ => Rules::default(),
+        };
+        let mut found = Vec::new();
+        same_shape("", our, theirs, &rules, &mut found);
+        for pointer in rules.equal {
+            if our.pointer(pointer) != theirs.pointer(pointer) {
+                found.push(format!(
+                    "{pointer}: ours {:?}, Apache's {:?}",
+                    our.pointer(pointer),
+                    theirs.pointer(pointer)
+                ));
+            }
+        }
+        for required in rules.required {
+            if our.get(required).is_none() {
+                found.push(format!("/{required} is missing"));
+            }
+        }
+        errors.extend(found.into_iter().map(|e| format!("{key}: {e}")));
+    }
+    // Each answers for its own ensemble: the leader's id, the voting members 1 to 3.
+    for answers in [&apache, &ours] {
+        let leader = answers["ids"][0].clone();
+        assert_eq!(
+            answers["follower leader"]["leader_id"], leader,
+            "{answers:?}"
+        );
+        let view = answers["leader voting_view"]["current_config"]
+            .as_object()
+            .expect("current_config");
+        assert_eq!(view.keys().collect::<Vec<_>>(), ["1", "2", "3"], "{view:?}");
+    }
+    assert!(
+        errors.is_empty(),
+        "differences from Apache ZooKeeper 3.8 in an ensemble:\n{}",
+        errors.join("\n")
+    );
 }
