@@ -16,7 +16,7 @@ fn json_log_lines_parse_and_carry_the_event_fields() {
     std::fs::write(
         &cfg,
         format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nnoSuchKey=1\n",
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=0\nnoSuchKey=1\n",
             dir.path().join("data").display()
         ),
     )
