@@ -262,6 +262,8 @@ pub(crate) struct Opened {
     pub(crate) core: Core,
     pub(crate) durable: mpsc::UnboundedReceiver<Durable>,
     pub(crate) persist_thread: std::thread::JoinHandle<()>,
+    /// The start-up snapshot being written in the background, if one was needed.
+    pub(crate) startup_snapshot: Option<zk_persistence::SnapshotJob>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -453,9 +455,10 @@ impl Core {
         // copy, so a large database serves at once; until it is complete the older snapshot and
         // the log recover the same state.
         let snapshotter = SnapshotThread::new();
+        let mut startup_snapshot = None;
         if zxid.0 >= 0 && !snap.path_for(zxid).exists() {
             let timed = crate::metrics::Timed::new(tree.clone(), &metrics);
-            let _ = snapshotter.try_start(&snap, zxid, timed);
+            startup_snapshot = snapshotter.try_start(&snap, zxid, timed);
         }
         let log_dir = store.log_dir().to_path_buf();
         let (ptx, prx) = std::sync::mpsc::channel();
@@ -523,6 +526,7 @@ impl Core {
             core,
             durable: drx,
             persist_thread,
+            startup_snapshot,
         })
     }
 

@@ -164,6 +164,12 @@ impl Server {
             }
         };
         // As DatadirCleanupManager: the first purge runs at start, then every purgeInterval hours.
+        // It counts the start-up snapshot among those it keeps, so that one must be complete.
+        if config.purge_interval_hours > 0
+            && let Some(job) = opened.startup_snapshot.take()
+        {
+            let _ = tokio::task::spawn_blocking(move || job.join()).await;
+        }
         let purge = zk_persistence::DatadirCleanup::start(
             &config.data_dir,
             &config.data_log_dir,
@@ -409,6 +415,7 @@ async fn run_core(
         mut core,
         mut durable,
         persist_thread,
+        ..
     } = opened;
     let tick = Duration::from_millis(u64::from(core.config.tick_ms.max(1)));
     let mut ticks = tokio::time::interval(tick.min(Duration::from_millis(500)));
