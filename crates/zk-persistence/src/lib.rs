@@ -31,7 +31,7 @@ pub use snapshot::{
     FileSnap, LEARNER_SNAPSHOT_SIGNATURE, LoadedSnapshot, MAX_SNAPSHOTS_TRIED, NodeRef,
     OPEN_ACL_INDEX, Snapshot, SnapshotCollector, SnapshotJob, SnapshotNode, SnapshotSink,
     SnapshotSource, SnapshotSummary, SnapshotThread, WrittenSnapshot, ZxidDigest,
-    read_learner_snapshot, write_learner_snapshot,
+    read_learner_snapshot, write_learner_snapshot, write_snapshot_to,
 };
 pub use trigger::{DEFAULT_SNAP_COUNT, DEFAULT_SNAP_SIZE_LIMIT_KB, SnapshotPolicy};
 pub use txnlog::{

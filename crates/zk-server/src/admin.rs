@@ -21,8 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
+use bytes::{Bytes, BytesMut};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -34,6 +36,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::connection::ToCore;
+
+/// Every response body: a buffer, or the stream of a backup.
+type Body = BoxBody<Bytes, Infallible>;
 
 /// One command asked over HTTP: its name as given (primary or alias) and the query arguments.
 #[derive(Debug, Clone)]
@@ -91,6 +96,36 @@ struct Endpoint {
     core: mpsc::Sender<ToCore>,
     command_url: Arc<str>,
     idle: Duration,
+    backups: Option<Arc<Backups>>,
+}
+
+/// 3.9's `snapshot` command (`admin.snapshot.enabled`): at most one backup per interval.
+#[derive(Debug)]
+pub(crate) struct Backups {
+    interval: Duration,
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Backups {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Backups {
+            interval,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether a backup may start now (and, if so, the interval restarts).
+    fn take_turn(&self) -> Result<(), Duration> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = *last {
+            let since = at.elapsed();
+            if since < self.interval {
+                return Err(self.interval - since);
+            }
+        }
+        *last = Some(Instant::now());
+        Ok(())
+    }
 }
 
 /// Accepts AdminServer connections until the task is aborted (which ends their tasks too).
@@ -99,11 +134,13 @@ pub(crate) async fn serve_admin(
     core: mpsc::Sender<ToCore>,
     command_url: String,
     idle: Duration,
+    backups: Option<Backups>,
 ) {
     let endpoint = Endpoint {
         core,
         command_url: command_url.into(),
         idle,
+        backups: backups.map(Arc::new),
     };
     accept(listener, endpoint, Kind::Admin).await;
 }
@@ -118,6 +155,7 @@ pub(crate) async fn serve_metrics(
         core,
         command_url: "".into(),
         idle,
+        backups: None,
     };
     accept(listener, endpoint, Kind::Metrics).await;
 }
@@ -186,11 +224,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, endpoint: Endpoin
     }
 }
 
-async fn respond(
-    request: Request<Incoming>,
-    endpoint: &Endpoint,
-    kind: Kind,
-) -> Response<Full<Bytes>> {
+async fn respond(request: Request<Incoming>, endpoint: &Endpoint, kind: Kind) -> Response<Body> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return plain(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -241,6 +275,9 @@ async fn respond(
             if name.is_empty() {
                 return with_type(StatusCode::OK, listing(base), "text/html;charset=utf-8");
             }
+            if name == "snapshot" || name == "snap" {
+                return backup(endpoint).await;
+            }
             let args = request.uri().query().map(parse_query).unwrap_or_default();
             let command = AdminCommand {
                 name: name.to_owned(),
@@ -262,16 +299,116 @@ async fn respond(
     }
 }
 
-fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+/// 3.9's `snapshot` command: a consistent copy of the tree, taken by the core at one zxid,
+/// streamed as a complete snapshot file (what `zk-restore` installs), with the zxid in the
+/// `last_zxid` header; written on a blocking thread, so the server goes on serving meanwhile.
+async fn backup(endpoint: &Endpoint) -> Response<Body> {
+    let Some(backups) = &endpoint.backups else {
+        let error = error_response(
+            "snapshot",
+            "the snapshot command is disabled: set admin.snapshot.enabled=true in zoo.cfg",
+        );
+        return with_type(StatusCode::OK, to_jackson_json(&error), "application/json");
+    };
+    if let Err(wait) = backups.take_turn() {
+        return plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many snapshot requests: try again in {} s (admin.snapshot.intervalInMS)\n",
+                wait.as_secs() + 1
+            ),
+        );
+    }
+    let (reply, answer) = oneshot::channel();
+    let copy = match endpoint.core.send(ToCore::Backup { reply }).await {
+        Ok(()) => answer.await.ok().flatten(),
+        Err(_) => None,
+    };
+    let Some((zxid, mut tree)) = copy else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This ZooKeeper instance is not currently serving requests\n".into(),
+        );
+    };
+    let (chunks, stream) = mpsc::channel::<Bytes>(16);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter {
+            chunks,
+            buf: BytesMut::with_capacity(CHUNK),
+        };
+        let written = zk_persistence::write_snapshot_to(&mut *tree, &mut out)
+            .map_err(|e| e.to_string())
+            .and_then(|(nodes, _)| out.flush_chunk().map(|()| nodes).map_err(|e| e.to_string()));
+        match written {
+            Ok(nodes) => tracing::info!(zxid = %zxid, nodes, "backup snapshot streamed"),
+            Err(e) => warn!(error = %e, "backup snapshot stopped part way"),
+        }
+    });
+    let mut response = Response::new(StreamBody::new(Chunks(stream)).boxed());
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("0x{:x}", zxid.0)) {
+        headers.insert("last_zxid", value);
+    }
+    response
+}
+
+const CHUNK: usize = 64 * 1024;
+
+/// A `Write` that hands the HTTP body 64 KiB chunks; a client that hung up ends the writing.
+struct ChunkWriter {
+    chunks: mpsc::Sender<Bytes>,
+    buf: BytesMut,
+}
+
+impl ChunkWriter {
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buf.split().freeze();
+        self.chunks
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush_chunk()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The chunks as an HTTP body stream.
+struct Chunks(mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<Frame<Bytes>, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+    }
+}
+
+fn plain(status: StatusCode, text: String) -> Response<Body> {
     with_type(status, text, "text/plain;charset=utf-8")
 }
 
-fn with_type(
-    status: StatusCode,
-    body: String,
-    content_type: &'static str,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
     *response.status_mut() = status;
     response
         .headers_mut()

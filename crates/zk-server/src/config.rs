@@ -121,6 +121,10 @@ pub struct ServerConfig {
     pub admin_command_url: String,
     /// `admin.idleTimeout`: an HTTP connection without traffic for this long is closed.
     pub admin_idle_timeout_ms: u64,
+    /// `admin.snapshot.enabled` (3.9's backup command `snapshot`; off by default, as in 3.9).
+    pub admin_snapshot_enabled: bool,
+    /// `admin.snapshot.intervalInMS`: the least time between two backups (3.9: 5 minutes).
+    pub admin_snapshot_interval_ms: u64,
     /// `metricsProvider.className`; the Prometheus provider serves `/metrics`.
     pub metrics_provider_class: String,
     /// `metricsProvider.httpHost` of the Prometheus provider (0.0.0.0).
@@ -200,6 +204,8 @@ impl Default for ServerConfig {
             admin_server_port: 8080,
             admin_command_url: "/commands".into(),
             admin_idle_timeout_ms: 30_000,
+            admin_snapshot_enabled: false,
+            admin_snapshot_interval_ms: 300_000,
             metrics_provider_class: DEFAULT_METRICS_PROVIDER.into(),
             metrics_http_host: "0.0.0.0".into(),
             metrics_http_port: 7000,
@@ -601,6 +607,10 @@ impl ServerConfig {
             }
             "admin.idleTimeout" => {
                 self.admin_idle_timeout_ms = parse_num(key, v, "expected milliseconds")?
+            }
+            "admin.snapshot.enabled" => self.admin_snapshot_enabled = parse_bool(key, v)?,
+            "admin.snapshot.intervalInMS" => {
+                self.admin_snapshot_interval_ms = parse_num(key, v, "expected milliseconds")?
             }
             "metricsProvider.className" => {
                 if v != DEFAULT_METRICS_PROVIDER && v != PROMETHEUS_METRICS_PROVIDER {

@@ -80,6 +80,11 @@ pub(crate) enum ToCore {
         out: Outbox,
         shared: Arc<ConnShared>,
     },
+    /// The AdminServer's `snapshot` command: a copy of the tree and its zxid (none while the
+    /// server does not serve).
+    Backup {
+        reply: oneshot::Sender<Option<(zk_jute::Zxid, Box<zk_datatree::DataTree>)>>,
+    },
     /// A connection answered reads itself: its session is alive.
     Touch {
         conn: ConnId,

@@ -573,6 +573,13 @@ impl Core {
                 shared,
             } => self.connect(conn, addr, request, read_only_flag, out, shared),
             ToCore::Touch { conn } => self.touch(conn),
+            ToCore::Backup { reply } => {
+                let copy = self.is_serving().then(|| {
+                    let tree = self.tree.read();
+                    (tree.last_processed_zxid(), Box::new(tree.clone()))
+                });
+                let _ = reply.send(copy);
+            }
             ToCore::Request {
                 conn,
                 header,

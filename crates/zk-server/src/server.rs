@@ -202,11 +202,15 @@ impl Server {
         ))];
         let idle = Duration::from_millis(config.admin_idle_timeout_ms);
         if let Some((l, _)) = admin_listener {
+            let backups = config.admin_snapshot_enabled.then(|| {
+                crate::admin::Backups::new(Duration::from_millis(config.admin_snapshot_interval_ms))
+            });
             accept.push(tokio::spawn(crate::admin::serve_admin(
                 l,
                 core_tx.clone(),
                 config.admin_command_url.clone(),
                 idle,
+                backups,
             )));
         }
         if let Some((l, _)) = metrics_listener {

@@ -21,7 +21,7 @@ pub use body::{
     SnapshotSource, ZxidDigest,
 };
 pub use read::{LEARNER_SNAPSHOT_SIGNATURE, SnapshotSummary, read_learner_snapshot};
-pub use write::{WrittenSnapshot, write_learner_snapshot};
+pub use write::{WrittenSnapshot, write_learner_snapshot, write_snapshot_to};
 
 /// How many snapshots recovery tries, newest first, before giving up (as 3.8).
 pub const MAX_SNAPSHOTS_TRIED: usize = 100;

@@ -261,3 +261,16 @@ fn the_learner_stream_is_the_file_body_then_the_signature() {
     let err = read_learner_snapshot(&[], &unsigned[..], &mut SnapshotCollector::new()).unwrap_err();
     assert!(err.to_string().contains("BenWasHere"), "{err}");
 }
+
+#[test]
+fn a_streamed_backup_is_the_snapshot_file_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = FileSnap::new(dir.path());
+    let mut source = sample(12);
+    snap.write(Zxid(12), &mut source).unwrap();
+    let mut streamed = Vec::new();
+    let (nodes, digest) = write_snapshot_to(&mut source, &mut streamed).unwrap();
+    assert_eq!(nodes, source.nodes.len() as u64);
+    assert_eq!(digest, source.digest);
+    assert_eq!(streamed, fs::read(snap.path_for(Zxid(12))).unwrap());
+}

@@ -94,9 +94,41 @@ pub(crate) fn write_snapshot(
         .truncate(true)
         .open(path)
         .map_err(Error::io("create snapshot", path))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let (nodes, digest) = write_file_body(source, &mut w, path)?;
+    let file = w
+        .into_inner()
+        .map_err(|e| Error::io("write snapshot", path)(e.into_error()))?;
+    file.sync_all().map_err(Error::io("fsync snapshot", path))?;
+    let bytes = file
+        .metadata()
+        .map_err(Error::io("stat snapshot", path))?
+        .len();
+    Ok(WrittenSnapshot {
+        nodes,
+        bytes,
+        digest,
+    })
+}
+
+/// Writes a whole snapshot file's bytes (header, records, checksum, digest section) to `out`,
+/// for a backup streamed elsewhere (the AdminServer's `snapshot` command). Returns the node
+/// count and the digest section written.
+pub fn write_snapshot_to<W: Write>(
+    source: &mut dyn SnapshotSource,
+    out: W,
+) -> Result<(u64, Option<ZxidDigest>)> {
+    write_file_body(source, out, Path::new("<backup stream>"))
+}
+
+fn write_file_body<W: Write>(
+    source: &mut dyn SnapshotSource,
+    inner: W,
+    path: &Path,
+) -> Result<(u64, Option<ZxidDigest>)> {
     let mut out = Out {
         w: Checked {
-            inner: BufWriter::with_capacity(1 << 20, file),
+            inner,
             sum: Adler32::new(),
         },
         scratch: Vec::with_capacity(4096),
@@ -118,21 +150,11 @@ pub(crate) fn write_snapshot(
         out.emit()?;
         out.seal()?;
     }
-    let file = out
-        .w
+    out.w
         .inner
-        .into_inner()
-        .map_err(|e| Error::io("write snapshot", path)(e.into_error()))?;
-    file.sync_all().map_err(Error::io("fsync snapshot", path))?;
-    let bytes = file
-        .metadata()
-        .map_err(Error::io("stat snapshot", path))?
-        .len();
-    Ok(WrittenSnapshot {
-        nodes,
-        bytes,
-        digest,
-    })
+        .flush()
+        .map_err(Error::io("write snapshot", path))?;
+    Ok((nodes, digest))
 }
 
 /// Sessions, the ACL map, the nodes and the closing `"/"` (`SerializeUtils.serializeSnapshot`).
