@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
 mod cluster;
 mod compat;
 mod sim;
@@ -16,6 +17,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test [ARGS]   install what the tests need (Apache ZooKeeper 3.8 from Debian), then run
                 cargo test --workspace [ARGS]
+  bench compare [--servers 1|3] [--quick] [--workloads a,b] [--rounds N]
+                ours vs Apache ZooKeeper 3.8, report in target/bench-report (bench --help)
   cluster up|status|logs|kill|restart|down [...]
                 a local ensemble of real servers under target/cluster (cargo xtask cluster
                 --help for the commands, options and port layout)
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test_deps::run(&workspace_root(), &args[1..]),
+        Some("bench") => bench::run(&workspace_root(), &args[1..]),
         Some("cluster") => cluster::run(&workspace_root(), &args[1..]),
         Some("compat") => match args.get(1).map(String::as_str) {
             Some("kazoo") => compat::kazoo(&workspace_root(), &args[2..]),
