@@ -19,7 +19,8 @@
 //!   into a real history and final state are each rejected.
 //!
 //! `JEPSEN_SEED=n` replays a run's fault schedule (the seed is printed). The txn logs live on
-//! small tmpfs mounts, so these tests need root (CAP_SYS_ADMIN), as CI has.
+//! small tmpfs mounts, so these tests need root (CAP_SYS_ADMIN), as CI has;
+//! `JEPSEN_DISK_FAULTS=off` runs them without the full-disk fault.
 
 mod common;
 #[path = "common/jepsen/fixture.rs"]
@@ -34,8 +35,8 @@ use common::ensemble::ONE_AT_A_TIME;
 use fixture::Fixture;
 use workload::{QUEUE, Workload, WorkloadConfig, ops_table};
 use zk_jepsen::{
-    AnomalyKind, Checker, Ephemeral, FinalState, History, NemesisLog, OpKind, Outcome, Reply,
-    Report, Schedule, ScheduleConfig, Versioned, nemesis,
+    AnomalyKind, Checker, Ephemeral, FaultKind, FinalState, History, NemesisLog, OpKind, Outcome,
+    Reply, Report, Schedule, ScheduleConfig, Versioned, nemesis,
 };
 
 /// What a run produced.
@@ -76,11 +77,29 @@ async fn run(
         WorkloadConfig::new(2 * servers, seed),
     )
     .await;
-    let mut schedule = Schedule::new(ScheduleConfig {
+    let mut config = ScheduleConfig {
         seed,
         ..schedule(fixture.members())
+    };
+    if !fixture::disk_faults() {
+        config.kinds.retain(|k| *k != FaultKind::DiskFull);
+    }
+    let mut schedule = Schedule::new(config);
+    // zkCleanup.sh from cron, every 20 s, while the faults go on.
+    let purging = tokio::spawn({
+        let e = fixture.ensemble.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(20));
+            loop {
+                every.tick().await;
+                let e = e.clone();
+                let _ = tokio::task::spawn_blocking(move || Fixture::purge_old_files(&e)).await;
+            }
+        }
     });
-    let log = match nemesis::run(&mut fixture, &mut schedule, duration).await {
+    let log = nemesis::run(&mut fixture, &mut schedule, duration).await;
+    purging.abort();
+    let log = match log {
         Ok(log) => log,
         Err(e) => panic!("{name} (JEPSEN_SEED={seed}): the nemesis failed: {e}"),
     };
@@ -240,7 +259,7 @@ async fn the_checker_rejects_anomalies_planted_in_a_real_history() {
     let name = "planted anomalies";
     let real = run(name, 3, Duration::from_secs(20), seed(), |members| {
         ScheduleConfig {
-            kinds: vec![zk_jepsen::FaultKind::KillLeader],
+            kinds: vec![FaultKind::KillLeader],
             hold: (Duration::from_secs(2), Duration::from_secs(3)),
             quiet: (Duration::from_secs(3), Duration::from_secs(5)),
             ..ScheduleConfig::all(members, 0)
