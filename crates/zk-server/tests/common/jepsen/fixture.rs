@@ -98,27 +98,24 @@ impl Fixture {
                 election: addr(1),
             }
         });
-        let ensemble = Arc::new(ensemble);
-        blocking({
-            let e = ensemble.clone();
-            move || {
-                e.start_all();
-                e.wait_for_leader(WAIT);
-                for id in e.ids().collect::<Vec<_>>() {
-                    e.wait_serving(id, WAIT);
-                }
-            }
-        })
-        .await;
-        Fixture {
+        // Made before anything runs, so that a failure from here on is cleaned up by its drop
+        // (processes killed, then the disks unmounted, then the directory removed).
+        let fixture = Fixture {
             disks,
-            ensemble,
+            ensemble: Arc::new(ensemble),
             mesh,
             rng: fastrand::Rng::with_seed(seed),
             tears: Vec::new(),
             fills: Vec::new(),
             partitions: BTreeMap::new(),
-        }
+        };
+        blocking({
+            let e = fixture.ensemble.clone();
+            move || e.start_all()
+        })
+        .await;
+        fixture.wait_healthy().await;
+        fixture
     }
 
     pub(crate) fn members(&self) -> Vec<MemberId> {
