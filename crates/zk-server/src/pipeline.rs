@@ -228,6 +228,8 @@ pub(crate) struct Core {
     pub(crate) tree_config: TreeConfig,
     /// The ensemble role and its links; `None` for a standalone server.
     pub(crate) peer: Option<crate::quorum::Peer>,
+    /// Set when the data directory cannot be written: the server stops.
+    pub(crate) fatal: Option<String>,
     snapshotter: SnapshotThread,
     pub(crate) stats: Arc<Stats>,
     /// Whether connection tasks may answer plain reads (an ensemble member only while serving).
@@ -496,6 +498,7 @@ impl Core {
             ready_zxid: zxid.0,
             tree_config,
             peer: None,
+            fatal: None,
             tree: Arc::new(SharedTree::new(tree)),
             pending: PendingChanges::new(),
             sessions,

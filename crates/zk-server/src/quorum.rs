@@ -703,7 +703,9 @@ impl Core {
                 let started = Instant::now();
                 let written = self.snap.write(zxid, &mut &*self.tree.read());
                 if let Err(e) = written {
-                    self.go_looking(&format!("cannot write the synced snapshot: {e}"));
+                    // A partial file would keep the disk full; 3.8 deletes it too, then exits.
+                    let _ = std::fs::remove_file(self.snap.path_for(zxid));
+                    self.fail_storage(&format!("cannot write the synced snapshot: {e}"));
                 } else {
                     self.metrics.snapshot_time.add_duration(started.elapsed());
                 }
@@ -765,8 +767,22 @@ impl Core {
 
     fn persist_epoch(&mut self, file: &str, epoch: u32) {
         if let Err(e) = zk_persistence::write_epoch(&self.snap_dir, file, i64::from(epoch)) {
-            self.go_looking(&format!("cannot write {file}: {e}"));
+            self.fail_storage(&format!("cannot write {file}: {e}"));
         }
+    }
+
+    /// A write to the data directory failed (a full or broken disk): as 3.8 ("Severe
+    /// unrecoverable error, exiting"), the server stops rather than rejoin and fail again.
+    fn fail_storage(&mut self, why: &str) {
+        error!("severe unrecoverable error, stopping: {why}; free the disk, then restart");
+        self.fatal = Some(why.to_owned());
+        if let Some(p) = &mut self.peer {
+            p.role = Role::Looking;
+            p.round += 1;
+        }
+        self.serving
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.close_all();
     }
 
     /// Cuts the log after `zxid`; with `reload`, rebuilds the tree from disk (TRUNC).
@@ -796,7 +812,7 @@ impl Core {
                 self.pending = PendingChanges::new();
                 self.ready_zxid = self.tree.read().last_processed_zxid().0;
             }
-            None => self.go_looking("cannot truncate the txn log as the leader asked"),
+            None => self.fail_storage("cannot truncate the txn log as the leader asked"),
         }
     }
 

@@ -452,6 +452,10 @@ async fn run_core(
             _ = ticks.tick() => core.tick(),
             _ = reaper.tick() => core.reap_containers(),
         }
+        if core.fatal.is_some() {
+            failed = true;
+            break;
+        }
     }
     // Shutdown: close the port at once, let the sync thread commit what it has, answer it.
     for a in &accept {

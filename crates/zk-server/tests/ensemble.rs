@@ -308,3 +308,49 @@ fn logged(dir: &std::path::Path, path: &str) -> bool {
         .map_while(Result::ok)
         .any(|t| matches!(&t.entry.body, zk_jute::txn::TxnBody::Create(c) if c.path == path))
 }
+
+/// A follower whose snapshot directory fills up while it syncs by SNAP stops, as 3.8 does
+/// ("Severe unrecoverable error, exiting"), instead of rejoining and failing again in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_that_cannot_write_its_snapshot_stops() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (e, leader) = start(
+        EnsembleBuilder::new()
+            .voters(3, ours())
+            .separate_data_log_dirs(),
+    )
+    .await;
+    let follower = e.ids().find(|id| *id != leader).expect("a follower");
+    blocking({
+        let e = e.clone();
+        move || e.kill(follower)
+    })
+    .await;
+    // Its snapshots and epoch files now go to a 1 MiB disk; the tree it must take is larger.
+    let disk = zk_jepsen::disk::SmallDisk::mount(&e.data_dir(follower).join("version-2"), 1 << 20)
+        .expect("mount a small tmpfs (needs root, as CI has)");
+    let c = client(&e.client_addr(leader)).await;
+    for i in 0..800 {
+        create(&c, &format!("/big-{i}"), &[1u8; 1500]).await;
+    }
+    blocking({
+        let e = e.clone();
+        move || e.start(follower)
+    })
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while e.is_running(follower) {
+        assert!(
+            Instant::now() < deadline,
+            "the follower kept running with a full disk:\n{}",
+            e.log(follower)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = e.log(follower);
+    let last_run = log.rsplit("===== zk-testkit").next().unwrap_or_default();
+    assert!(last_run.contains("severe unrecoverable error"), "{log}");
+    let roles = last_run.matches("LEADING").count() + last_run.matches("FOLLOWING").count();
+    assert_eq!(roles, 1, "it took a role once, then stopped:\n{last_run}");
+    drop(disk);
+}
