@@ -19,9 +19,9 @@ commands:
                 cargo test --workspace [ARGS]
   bench compare [--servers 1|3] [--quick] [--workloads a,b] [--rounds N]
                 ours vs Apache ZooKeeper 3.8, report in target/bench-report (bench --help)
-  cluster up|status|logs|kill|restart|down [...]
-                a local ensemble of real servers under target/cluster (cargo xtask cluster
-                --help for the commands, options and port layout)
+  cluster up|status|logs|kill|restart|down|failover [...]
+                a local ensemble of real servers under target/cluster; failover times leader
+                kills (cargo xtask cluster --help for the commands, options and port layout)
   compat kazoo [PYTEST ARGS]
                 run kazoo's own test suite against our standalone server (needs python3,
                 pip and java; compares with the tests that pass against Apache ZooKeeper 3.8);
