@@ -363,7 +363,15 @@ fn cargo() -> Command {
 /// `ZK_BENCH_SERVER=/path/to/zk-server`, only zk-loadgen and that server binary is used.
 fn build(root: &Path) -> Result<Bins> {
     let given = std::env::var_os("ZK_BENCH_SERVER").map(PathBuf::from);
-    let mut args = vec!["build", "--release", "-p", "zk-loadgen"];
+    // `--bin` selects across every `-p`, so the load generator is named as well.
+    let mut args = vec![
+        "build",
+        "--release",
+        "-p",
+        "zk-loadgen",
+        "--bin",
+        "zk-loadgen",
+    ];
     match &given {
         Some(path) => {
             if !path.is_file() {
