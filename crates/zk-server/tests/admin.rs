@@ -17,9 +17,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use zk_client::{Acl, Client, CreateMode};
 use zk_server::{Server, ServerConfig};
@@ -85,36 +82,12 @@ fn reference_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/admin")
 }
 
-/// One HTTP/1.1 GET with hyper's client: status, content type, body.
+/// One HTTP/1.1 GET: status, content type, body as text.
 async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP handshake");
-    tokio::spawn(conn);
-    let request = hyper::Request::get(path)
-        .header("host", addr.to_string())
-        .body(Empty::<Bytes>::new())
-        .expect("request");
-    let response = sender.send_request(request).await.expect("HTTP response");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("HTTP body")
-        .to_bytes();
+    let (status, headers, body) = common::http::get(addr, path).await;
     (
         status,
-        content_type,
+        common::http::header(&headers, "content-type"),
         String::from_utf8(body.to_vec()).expect("UTF-8 body"),
     )
 }

@@ -2,41 +2,21 @@
 //! snapshot restores to a tree whose digest equals the server's at the backup's zxid, as the
 //! server's own txn log records it. A second backup within the interval is refused.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
 use zk_client::{Acl, Client, CreateMode};
 use zk_jute::Zxid;
 use zk_server::{Server, ServerConfig};
 
 /// GET over HTTP/1.1: status, the `last_zxid` header, the body.
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Option<String>, Bytes) {
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP handshake");
-    tokio::spawn(conn);
-    let request = hyper::Request::get(path)
-        .header("host", addr.to_string())
-        .body(Empty::<Bytes>::new())
-        .expect("request");
-    let response = sender.send_request(request).await.expect("HTTP response");
-    let status = response.status().as_u16();
-    let zxid = response
-        .headers()
-        .get("last_zxid")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let (status, headers, body) = common::http::get(addr, path).await;
+    let zxid = Some(common::http::header(&headers, "last_zxid")).filter(|z| !z.is_empty());
     (status, zxid, body)
 }
 

@@ -18,6 +18,12 @@ use zk_jute::proto::{
 use zk_jute::{Acl, Id, Record, SessionId, StatPersisted, Xid, Zxid};
 use zk_persistence::{Snapshot, SnapshotNode, ZxidDigest};
 
+// The Apache-written data directory and copying it come from the interop tests' helpers.
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)] // each test binary uses a different part
+pub use common::{apache_datadir, copy_dir};
+
 /// Runs one of our tools with `TZ=UTC`, feeding `stdin`.
 pub fn ours(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
     let exe = match tool {
@@ -75,24 +81,6 @@ pub fn stderr(o: &Output) -> String {
 
 pub fn s(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// The committed data directory Apache ZooKeeper 3.8 wrote (tests/apache/make-datadir.sh).
-pub fn apache_datadir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apache/datadir")
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The `snapshot.*` or `log.*` files of a version-2 directory, ascending by zxid.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod ensemble;
+pub(crate) mod http;
 pub(crate) mod raw;
 
 use std::io::{BufRead, BufReader, Write};
