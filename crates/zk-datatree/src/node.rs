@@ -80,13 +80,41 @@ impl SeededHasher {
 }
 
 /// All nodes, by id and by path.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct NodeStore {
     slots: Vec<Option<Node>>,
     free: Vec<NodeId>,
     index: HashTable<NodeId>,
     hasher: SeededHasher,
     len: usize,
+}
+
+/// Above this many slots a copy is made by two threads: a background snapshot copies the whole
+/// store while requests wait, and a million paths take a few hundred milliseconds to copy.
+const PARALLEL_COPY_SLOTS: usize = 100_000;
+
+impl Clone for NodeStore {
+    fn clone(&self) -> Self {
+        let slots = if self.slots.len() < PARALLEL_COPY_SLOTS {
+            self.slots.clone()
+        } else {
+            let (front, back) = self.slots.split_at(self.slots.len() / 2);
+            std::thread::scope(|scope| {
+                let back = scope.spawn(|| back.to_vec());
+                let mut slots = Vec::with_capacity(self.slots.len());
+                slots.extend_from_slice(front);
+                slots.extend(back.join().expect("copying nodes panicked"));
+                slots
+            })
+        };
+        NodeStore {
+            slots,
+            free: self.free.clone(),
+            index: self.index.clone(),
+            hasher: self.hasher,
+            len: self.len,
+        }
+    }
 }
 
 impl NodeStore {
@@ -162,6 +190,57 @@ impl NodeStore {
         });
         self.len += 1;
         id
+    }
+
+    /// Adds `node` unless a node has its path already: then `Err` gives `node` back with the id
+    /// of the one present. One probe of the index for both the check and the insert.
+    #[allow(clippy::result_large_err)] // the node comes back by value, as from a failed map insert
+    pub(crate) fn try_insert_hashed(
+        &mut self,
+        node: Node,
+        hash: u64,
+    ) -> Result<NodeId, (NodeId, Node)> {
+        let slots = &self.slots;
+        let hasher = self.hasher;
+        let entry = self.index.entry(
+            hash,
+            |&id| {
+                slots[id as usize]
+                    .as_ref()
+                    .is_some_and(|n| n.path == node.path)
+            },
+            |&other| hasher.hash_one(&*slots[other as usize].as_ref().expect("indexed node").path),
+        );
+        let vacant = match entry {
+            hashbrown::hash_table::Entry::Occupied(present) => return Err((*present.get(), node)),
+            hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(node);
+                id
+            }
+            None => {
+                let id = NodeId::try_from(self.slots.len()).expect("fewer than 2^32 nodes");
+                assert!(id != NONE, "fewer than 2^32 - 1 nodes");
+                self.slots.push(Some(node));
+                id
+            }
+        };
+        vacant.insert(id);
+        self.len += 1;
+        Ok(id)
+    }
+
+    /// Room for `additional` more nodes without growing the index (each growth hashes every
+    /// path again).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let slots = &self.slots;
+        let hasher = self.hasher;
+        self.index.reserve(additional, |&other| {
+            hasher.hash_one(&*slots[other as usize].as_ref().expect("indexed node").path)
+        });
+        self.slots.reserve(additional);
     }
 
     /// Removes an unlinked node and returns it.

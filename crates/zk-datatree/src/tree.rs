@@ -1239,31 +1239,21 @@ impl TreeBuilder {
     /// One node; the root has path `""` and every other node's parent must come before it.
     pub fn add_node(
         &mut self,
-        path: &str,
+        path: impl Into<Box<str>>,
         data: Option<Bytes>,
         acl: i64,
         stat: StatPersisted,
     ) -> Result<(), TreeError> {
+        // A `String` from the snapshot reader becomes the node's path without a copy.
+        let path: Box<str> = path.into();
         let tree = &mut self.tree;
         if acl != OPEN_ACL_INDEX && tree.acls.acls(acl).is_none() {
             return Err(TreeError::UnknownAcl {
-                path: path.to_owned(),
+                path: path.into(),
                 index: acl,
             });
         }
-        tree.acls.add_usage(acl);
-        let hash = tree.nodes.hash_path(path);
-        if let Some(existing) = tree.nodes.lookup_hashed(path, hash) {
-            let old_acl = tree.nodes.get(existing).acl;
-            tree.acls.remove_usage(old_acl);
-            tree.change_node(existing, |n| {
-                n.data = data;
-                n.acl = acl;
-                n.stat = stat;
-            });
-            return Ok(());
-        }
-        let parent = match split_parent(path) {
+        let parent = match split_parent(&path) {
             None => None,
             Some((parent_path, _)) => match &self.last_parent {
                 Some((cached, id)) if cached == parent_path => Some(*id),
@@ -1273,25 +1263,45 @@ impl TreeBuilder {
                             .lookup(parent_path)
                             .ok_or_else(|| TreeError::MissingParent {
                                 parent: parent_path.to_owned(),
-                                path: path.to_owned(),
+                                path: path.to_string(),
                             })?;
                     self.last_parent = Some((parent_path.to_owned(), id));
                     Some(id)
                 }
             },
         };
+        tree.acls.add_usage(acl);
+        let hash = tree.nodes.hash_path(&path);
+        let node_digest = node_digest(&path, data.as_deref(), &stat);
         let owner = stat.ephemeral_owner;
-        tree.digest = tree
-            .digest
-            .wrapping_add(node_digest(path, data.as_deref(), &stat));
-        let id = tree
+        match tree
             .nodes
-            .insert_hashed(Node::new(path.into(), data, acl, stat), hash);
-        if let Some(parent) = parent {
-            tree.nodes.link_child(parent, id);
-            tree.index_kind(id, owner);
+            .try_insert_hashed(Node::new(path, data, acl, stat), hash)
+        {
+            Ok(id) => {
+                tree.digest = tree.digest.wrapping_add(node_digest);
+                if let Some(parent) = parent {
+                    tree.nodes.link_child(parent, id);
+                    tree.index_kind(id, owner);
+                }
+            }
+            // A node the empty tree starts with (the root, /zookeeper, ...): the snapshot's wins.
+            Err((existing, node)) => {
+                let old_acl = tree.nodes.get(existing).acl;
+                tree.acls.remove_usage(old_acl);
+                tree.change_node(existing, |n| {
+                    n.data = node.data;
+                    n.acl = node.acl;
+                    n.stat = node.stat;
+                });
+            }
         }
         Ok(())
+    }
+
+    /// Room for `nodes` more nodes, so loading a large snapshot does not grow the index as it goes.
+    pub fn reserve(&mut self, nodes: usize) {
+        self.tree.nodes.reserve(nodes);
     }
 
     /// Finishes: quotas set up from `/zookeeper/quota`, unused ACL entries purged.

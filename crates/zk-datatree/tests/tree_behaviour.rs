@@ -738,3 +738,32 @@ fn reads_check_existence_then_acl() {
     assert_eq!(h.tree.get_all_children_number("/", &[]), Ok(4));
     assert_eq!(h.tree.get_all_children_number("/zookeeper", &[]), Ok(2));
 }
+
+#[test]
+fn a_copy_of_a_large_tree_is_the_same_tree() {
+    // Large enough that the copy is made by two threads.
+    let mut builder = TreeBuilder::new(TreeConfig::default());
+    builder.add_node("", None, -1, Default::default()).unwrap();
+    builder
+        .add_node("/big", None, -1, Default::default())
+        .unwrap();
+    for i in 0..150_000 {
+        let path = format!("/big/n{i:06}");
+        let data = Bytes::from(path.clone().into_bytes());
+        builder
+            .add_node(path, Some(data), -1, Default::default())
+            .unwrap();
+    }
+    let tree = builder.finish().unwrap();
+    let copy = tree.clone();
+    assert_eq!(copy.node_count(), tree.node_count());
+    assert_eq!(copy.digest(), tree.digest());
+    let listing = |t: &DataTree| {
+        t.walk()
+            .map(|n| (n.path.to_owned(), n.data.cloned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listing(&copy), listing(&tree));
+    let (data, _) = copy.read_data("/big/n149999", &[]).unwrap();
+    assert_eq!(data.as_deref(), Some(&b"/big/n149999"[..]));
+}

@@ -96,7 +96,7 @@ impl SnapshotSink for TreeLoader {
     }
     fn node(&mut self, node: SnapshotNode) -> std::result::Result<(), String> {
         self.builder
-            .add_node(&node.path, node.data, node.acl, node.stat)
+            .add_node(node.path, node.data, node.acl, node.stat)
             .map_err(|e| e.to_string())
     }
     fn digest(&mut self, digest: ZxidDigest) {
@@ -105,6 +105,12 @@ impl SnapshotSink for TreeLoader {
     fn reset(&mut self) {
         self.builder = TreeBuilder::new(self.config);
         self.digest = None;
+    }
+    fn size_hint(&mut self, bytes: u64) {
+        // A node takes 76 bytes besides its path and data; 160 in all is a typical small node,
+        // so larger nodes leave the index no bigger than it would grow to, smaller ones grow
+        // it once more.
+        self.builder.reserve((bytes / 160) as usize);
     }
 }
 

@@ -83,6 +83,10 @@ pub trait SnapshotSink {
     fn digest(&mut self, digest: ZxidDigest);
     /// Forget everything received: the snapshot turned out invalid and an older one is tried next.
     fn reset(&mut self);
+    /// The snapshot file is `bytes` long: a hint for sizing tables before the records arrive.
+    fn size_hint(&mut self, bytes: u64) {
+        let _ = bytes;
+    }
 }
 
 /// Every record of a snapshot, owned: handy for tests, tools and small trees.

@@ -190,7 +190,33 @@ impl<R: Read> Input<R> {
     }
 }
 
-/// Reads the snapshot `path` named for `snap_zxid` into `sink`.
+/// One record of a snapshot body, as the parser hands it to whoever builds from it.
+enum Item {
+    Session(SessionId, i32),
+    Acl(i64, Vec<Acl>),
+    /// A node and the file offset just past it (where a rejection is reported).
+    Node(SnapshotNode, u64),
+    Digest(ZxidDigest),
+}
+
+/// Gives `item` to `sink`; `Err` is the sink's reason for rejecting a node, with its offset.
+fn deliver(sink: &mut dyn SnapshotSink, item: Item) -> std::result::Result<(), (String, u64)> {
+    match item {
+        Item::Session(id, timeout) => sink.session(id, timeout),
+        Item::Acl(index, list) => sink.acl(index, list),
+        Item::Node(node, end) => return sink.node(node).map_err(|reason| (reason, end)),
+        Item::Digest(digest) => sink.digest(digest),
+    }
+    Ok(())
+}
+
+/// Nodes per batch handed from the parsing thread to the building one: large enough that the
+/// channel costs nothing per node, small enough that both threads stay busy.
+const BATCH: usize = 2048;
+
+/// Reads the snapshot `path` named for `snap_zxid` into `sink`. Parsing (reading, the checksum,
+/// decoding) runs on a thread of its own while the caller's thread feeds `sink`, so loading a
+/// large snapshot takes the longer of the two rather than their sum.
 pub(crate) fn read_snapshot(
     path: &Path,
     snap_zxid: Zxid,
@@ -211,22 +237,55 @@ pub(crate) fn read_snapshot(
         sum: Adler32::new(),
         summed: 0,
     };
+    sink.size_hint(len);
     let mut rejected = None;
-    let result = read_body(&mut input, snap_zxid, sink, &mut rejected);
-    let offset = input.offset();
-    result.map_err(|fault| match (fault, rejected) {
-        (_, Some(reason)) => Error::Rejected {
+    let (result, offset) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(8);
+        let parser = std::thread::Builder::new()
+            .name("snapshot-parse".into())
+            .spawn_scoped(scope, move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut emit = |item: Item| {
+                    batch.push(item);
+                    if batch.len() < BATCH {
+                        return true;
+                    }
+                    tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .is_ok()
+                };
+                let result = read_body(&mut input, snap_zxid, &mut emit);
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                (result, input.offset())
+            })
+            .expect("spawn the snapshot parser");
+        'feed: for batch in rx {
+            for item in batch {
+                if let Err(why) = deliver(sink, item) {
+                    rejected = Some(why);
+                    // Dropping the receiver stops the parser at its next batch.
+                    break 'feed;
+                }
+            }
+        }
+        parser.join().expect("snapshot parser panicked")
+    });
+    if let Some((reason, offset)) = rejected {
+        return Err(Error::Rejected {
             path: path.to_path_buf(),
             offset,
             reason,
-        },
-        (Fault::Io(e), None) => Error::io("read snapshot", path)(e),
-        (Fault::Eof, None) => Error::CorruptSnapshot {
+        });
+    }
+    result.map_err(|fault| match fault {
+        Fault::Io(e) => Error::io("read snapshot", path)(e),
+        Fault::Eof => Error::CorruptSnapshot {
             path: path.to_path_buf(),
             offset,
             reason: "unexpected end of file".into(),
         },
-        (Fault::Invalid(reason), None) => Error::CorruptSnapshot {
+        Fault::Invalid(reason) => Error::CorruptSnapshot {
             path: path.to_path_buf(),
             offset,
             reason,
@@ -234,11 +293,13 @@ pub(crate) fn read_snapshot(
     })
 }
 
+/// `emit` returns false when nobody takes records any more (the consumer stopped).
+type Emit<'a> = dyn FnMut(Item) -> bool + 'a;
+
 fn read_body(
     input: &mut Input<File>,
     snap_zxid: Zxid,
-    sink: &mut dyn SnapshotSink,
-    rejected: &mut Option<String>,
+    emit: &mut Emit<'_>,
 ) -> Step<SnapshotSummary> {
     let header = FileHeader::from_bytes(input.take(16)?).expect("16 bytes hold a file header");
     if header.magic != FileHeader::SNAPSHOT_MAGIC {
@@ -248,7 +309,7 @@ fn read_body(
             FileHeader::SNAPSHOT_MAGIC
         )));
     }
-    let mut summary = read_records(input, sink, rejected)?;
+    let mut summary = read_records(input, emit)?;
     input.check_seal()?;
     // The digest section is optional: a file that ends (even part way) inside it has none, as
     // `DataTree.deserializeZxidDigest` treats EOF.
@@ -260,18 +321,15 @@ fn read_body(
     input.check_seal()?;
     summary.digest = Some(digest);
     if digest.zxid.0 > 0 && digest.zxid >= snap_zxid {
-        sink.digest(digest);
+        emit(Item::Digest(digest));
     }
     Ok(summary)
 }
 
 /// Sessions, the ACL map and the nodes up to the closing `"/"`: what `SerializeUtils`
 /// writes both to a snapshot file (after its header) and to a learner after SNAP.
-fn read_records<R: Read>(
-    input: &mut Input<R>,
-    sink: &mut dyn SnapshotSink,
-    rejected: &mut Option<String>,
-) -> Step<SnapshotSummary> {
+fn read_records<R: Read>(input: &mut Input<R>, emit: &mut Emit<'_>) -> Step<SnapshotSummary> {
+    let stopped = || Fault::Invalid("the snapshot's reader stopped".into());
     let mut summary = SnapshotSummary {
         sessions: 0,
         acls: 0,
@@ -282,14 +340,18 @@ fn read_records<R: Read>(
     for _ in 0..sessions.max(0) {
         let id = input.i64()?;
         let timeout = input.i32()?;
-        sink.session(SessionId(id), timeout);
+        if !emit(Item::Session(SessionId(id), timeout)) {
+            return Err(stopped());
+        }
         summary.sessions += 1;
     }
     let acls = input.i32()?;
     for _ in 0..acls.max(0) {
         let index = input.i64()?;
         let list = input.acl_list()?;
-        sink.acl(index, list);
+        if !emit(Item::Acl(index, list)) {
+            return Err(stopped());
+        }
         summary.acls += 1;
     }
     loop {
@@ -300,14 +362,14 @@ fn read_records<R: Read>(
         let data = input.buffer()?;
         let acl = input.i64()?;
         let stat = input.stat()?;
-        if let Err(reason) = sink.node(SnapshotNode {
+        let node = SnapshotNode {
             path,
             data,
             acl,
             stat,
-        }) {
-            *rejected = Some(reason.clone());
-            return Err(Fault::Invalid(reason));
+        };
+        if !emit(Item::Node(node, input.offset())) {
+            return Err(stopped());
         }
         summary.nodes += 1;
         if summary.nodes % 1_000_000 == 0 {
@@ -343,7 +405,14 @@ pub fn read_learner_snapshot<R: Read>(
     };
     let mut rejected = None;
     let stream = std::path::Path::new("<leader link>");
-    let step = read_records(&mut input, sink, &mut rejected).and_then(|summary| {
+    let mut emit = |item: Item| match deliver(sink, item) {
+        Ok(()) => true,
+        Err((reason, _)) => {
+            rejected = Some(reason);
+            false
+        }
+    };
+    let step = read_records(&mut input, &mut emit).and_then(|summary| {
         let signature = input.string()?;
         if signature != LEARNER_SNAPSHOT_SIGNATURE {
             return Err(Fault::Invalid(format!(

@@ -172,6 +172,50 @@ fn an_orphan_node_makes_the_snapshot_invalid() {
     );
 }
 
+/// Many nodes under `/big`: more than the parser hands over in one batch.
+fn big(zxid: i64, nodes: usize) -> Snapshot {
+    let mut snapshot = sample(zxid);
+    snapshot.nodes.push(node("/big", None, -1, 1));
+    for i in 0..nodes {
+        let path = format!("/big/n{i:06}");
+        snapshot
+            .nodes
+            .push(node(&path, Some(path.as_bytes()), 1, 2));
+    }
+    snapshot
+}
+
+#[test]
+fn a_snapshot_of_many_batches_reads_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = FileSnap::new(dir.path());
+    let mut written = big(9, 20_000);
+    snap.write(Zxid(9), &mut written).unwrap();
+    assert_eq!(load(&dir.path().join("snapshot.9")).unwrap(), written);
+}
+
+#[test]
+fn an_orphan_among_many_nodes_is_reported_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = FileSnap::new(dir.path());
+    let mut bad = big(9, 40_000);
+    // Early in the file, so the parser is batches ahead when the orphan is refused.
+    bad.nodes.insert(1000, node("/missing/child", None, -1, 5));
+    snap.write(Zxid(9), &mut bad).unwrap();
+    let path = dir.path().join("snapshot.9");
+    let err = load(&path).unwrap_err();
+    let Error::Rejected { offset, reason, .. } = &err else {
+        panic!("expected a rejection, got {err}");
+    };
+    assert!(reason.contains("unable to find parent /missing"), "{err}");
+    // Just past the orphan: header, sessions, ACL map and under 1000 nodes of at most 120 bytes.
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        *offset > 1000 && *offset < 130_000,
+        "offset {offset} of {len}"
+    );
+}
+
 #[test]
 fn compressed_snapshots_are_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
