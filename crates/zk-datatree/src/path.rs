@@ -12,39 +12,41 @@ pub struct InvalidPath {
 /// units, as Java's `charAt` does, and any character outside the Basic Multilingual Plane is
 /// rejected because its surrogates fall in the forbidden range U+D800..U+F8FF.
 pub fn validate_path(path: &str) -> Result<(), InvalidPath> {
+    const SLASH: u16 = b'/' as u16;
+    const DOT: u16 = b'.' as u16;
     let fail = |message: String| Err(InvalidPath { message });
-    let chars: Vec<u16> = path.encode_utf16().collect();
-    if chars.is_empty() {
+    if path.is_empty() {
         return fail("Path length must be > 0".into());
     }
-    if chars[0] != u16::from(b'/') {
+    if !path.starts_with('/') {
         return fail("Path must start with / character".into());
     }
-    if chars.len() == 1 {
+    if path == "/" {
         return Ok(());
     }
-    if chars[chars.len() - 1] == u16::from(b'/') {
+    if path.ends_with('/') {
         return fail("Path must not end with / character".into());
     }
-    let slash = u16::from(b'/');
-    let dot = u16::from(b'.');
+    // Java's loop looks one unit ahead and up to two behind; walking the units with that window
+    // checks every request's path without collecting it.
+    let mut units = path.encode_utf16().enumerate().skip(1).peekable();
+    let (mut before_last, mut lastc) = (0u16, SLASH);
     let mut reason = None;
-    let mut lastc = slash;
-    for i in 1..chars.len() {
-        let c = chars[i];
+    while let Some((i, c)) = units.next() {
+        let ends_name = units.peek().is_none_or(|&(_, next)| next == SLASH);
         if c == 0 {
             reason = Some(format!("null character not allowed @{i}"));
             break;
-        } else if c == slash && lastc == slash {
+        } else if c == SLASH && lastc == SLASH {
             reason = Some(format!("empty node name specified @{i}"));
             break;
-        } else if c == dot && lastc == dot {
-            if chars[i - 2] == slash && (i + 1 == chars.len() || chars[i + 1] == slash) {
+        } else if c == DOT && lastc == DOT {
+            if before_last == SLASH && ends_name {
                 reason = Some(format!("relative paths not allowed @{i}"));
                 break;
             }
-        } else if c == dot {
-            if chars[i - 1] == slash && (i + 1 == chars.len() || chars[i + 1] == slash) {
+        } else if c == DOT {
+            if lastc == SLASH && ends_name {
                 reason = Some(format!("relative paths not allowed @{i}"));
                 break;
             }
@@ -56,6 +58,7 @@ pub fn validate_path(path: &str) -> Result<(), InvalidPath> {
             reason = Some(format!("invalid character @{i}"));
             break;
         }
+        before_last = lastc;
         lastc = c;
     }
     match reason {
@@ -102,6 +105,8 @@ mod tests {
             "/.a.",
             "/zookeeper/quota",
             "/é",
+            "/a/...",
+            "/x/.../y",
         ] {
             assert_eq!(validate_path(p), Ok(()), "{p}");
         }

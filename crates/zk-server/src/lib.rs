@@ -22,3 +22,7 @@ mod tls;
 
 pub use config::{ConfigError, ServerConfig, Whitelist};
 pub use server::{Server, StartError};
+
+/// A map keyed by ids the server makes itself (session and connection ids), looked up on every
+/// request: foldhash instead of SipHash, whose flooding resistance such keys do not need.
+pub(crate) type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;

@@ -7,6 +7,8 @@
 //! its replies and events in the order ZooKeeper guarantees.
 
 use std::collections::{HashMap, VecDeque};
+
+use crate::IdMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -218,8 +220,8 @@ pub(crate) struct Core {
     prep_config: PrepConfig,
     pub(crate) next_zxid: i64,
     pub(crate) sessions: SessionTracker,
-    pub(crate) session_conn: HashMap<i64, ConnId>,
-    pub(crate) conns: HashMap<ConnId, Conn>,
+    pub(crate) session_conn: IdMap<i64, ConnId>,
+    pub(crate) conns: IdMap<ConnId, Conn>,
     pub(crate) queue: VecDeque<Queued>,
     /// Writes prepared here are finalized up to this zxid: durable (standalone) or committed.
     pub(crate) ready_zxid: i64,
@@ -502,8 +504,8 @@ impl Core {
             tree: Arc::new(SharedTree::new(tree)),
             pending: PendingChanges::new(),
             sessions,
-            session_conn: HashMap::new(),
-            conns: HashMap::new(),
+            session_conn: IdMap::default(),
+            conns: IdMap::default(),
             queue: VecDeque::new(),
             persist: Some(ptx),
             snap,

@@ -2,7 +2,7 @@
 //! byte, passwords from `java.util.Random(sessionId ^ 0xB3415C00)`, and expiry in buckets of one
 //! tick (`ExpiryQueue`): a session expires at the tick boundary after `now + timeout`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The password of a session, identical to 3.8's on every server (`ZooKeeperServer.generatePasswd`).
 pub fn session_password(session_id: i64) -> [u8; 16] {
@@ -43,7 +43,7 @@ struct Session {
 pub struct SessionTracker {
     tick_ms: i64,
     next_id: i64,
-    sessions: HashMap<i64, Session>,
+    sessions: crate::IdMap<i64, Session>,
     buckets: BTreeMap<i64, BTreeSet<i64>>,
 }
 
@@ -52,7 +52,7 @@ impl SessionTracker {
         SessionTracker {
             tick_ms: i64::from(tick_ms.max(1)),
             next_id: initial_session_id(server_id, wall_ms),
-            sessions: HashMap::new(),
+            sessions: crate::IdMap::default(),
             buckets: BTreeMap::new(),
         }
     }
