@@ -81,6 +81,12 @@ pub struct Election {
     /// The vote this server stands by when not looking (what it answers to LOOKING peers).
     current_vote: Vote,
     looking: Option<Looking>,
+    /// The latest vote of each LOOKING peer heard while this server was not looking. Peers that
+    /// lose the leader notice it at slightly different times; Java drops the vote of the first
+    /// one to start a round if it reaches the others just before they start theirs, and the
+    /// round then waits a notification timeout for it to be sent again. Replayed when this
+    /// server starts looking, as if the network had delivered it a moment later.
+    deferred: BTreeMap<ServerId, Notification>,
     loopback: VecDeque<Notification>,
     outputs: VecDeque<Output>,
 }
@@ -118,6 +124,7 @@ impl Election {
                 state: ServerState::Looking,
             },
             looking: None,
+            deferred: BTreeMap::new(),
             loopback: VecDeque::new(),
             outputs: VecDeque::new(),
         }
@@ -206,6 +213,10 @@ impl Election {
         });
         self.send_notifications();
         self.drain_loopback(now);
+        for (from, notification) in std::mem::take(&mut self.deferred) {
+            self.receive(now, from, notification);
+            self.drain_loopback(now);
+        }
     }
 
     /// The peer `from` sent `notification`.
@@ -312,6 +323,7 @@ impl Election {
                 self.state,
             );
             self.send(from, reply);
+            self.deferred.insert(from, n);
         }
     }
 

@@ -460,3 +460,24 @@ fn a_leading_server_answers_looking_peers_with_its_vote() {
     follower.handle_notification(net.now, ServerId(1), quiet);
     assert_eq!(follower.poll_output(), None);
 }
+
+/// The leader dies and server 2 notices first: its vote reaches server 1 while 1 still follows.
+/// Server 1 counts it when its own round starts, so both decide one finalize wait (200 ms) into
+/// the round, instead of after a notification timeout (200 ms) for 2 to send it again as well.
+#[test]
+fn a_vote_heard_just_before_this_server_looks_counts_in_its_round() {
+    let mut net = Net::new(&[1, 2, 3], &[]);
+    for id in 1..=3 {
+        net.start(id, history(1, 5));
+    }
+    net.run(10_000);
+    assert_eq!(net.leader_of(3), Some((3, ServerState::Leading)));
+    net.nodes.remove(&ServerId(3));
+    net.start(2, history(1, 9));
+    net.run(0);
+    assert!(net.decided.contains_key(&ServerId(1)), "1 still follows 3");
+    net.start(1, history(1, 9));
+    net.run(200);
+    assert_eq!(net.leader_of(1), Some((2, ServerState::Following)));
+    assert_eq!(net.leader_of(2), Some((2, ServerState::Leading)));
+}
