@@ -80,41 +80,13 @@ impl SeededHasher {
 }
 
 /// All nodes, by id and by path.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct NodeStore {
     slots: Vec<Option<Node>>,
     free: Vec<NodeId>,
     index: HashTable<NodeId>,
     hasher: SeededHasher,
     len: usize,
-}
-
-/// Above this many slots a copy is made by two threads: a background snapshot copies the whole
-/// store while requests wait, and a million paths take a few hundred milliseconds to copy.
-const PARALLEL_COPY_SLOTS: usize = 100_000;
-
-impl Clone for NodeStore {
-    fn clone(&self) -> Self {
-        let slots = if self.slots.len() < PARALLEL_COPY_SLOTS {
-            self.slots.clone()
-        } else {
-            let (front, back) = self.slots.split_at(self.slots.len() / 2);
-            std::thread::scope(|scope| {
-                let back = scope.spawn(|| back.to_vec());
-                let mut slots = Vec::with_capacity(self.slots.len());
-                slots.extend_from_slice(front);
-                slots.extend(back.join().expect("copying nodes panicked"));
-                slots
-            })
-        };
-        NodeStore {
-            slots,
-            free: self.free.clone(),
-            index: self.index.clone(),
-            hasher: self.hasher,
-            len: self.len,
-        }
-    }
 }
 
 impl NodeStore {

@@ -741,7 +741,6 @@ fn reads_check_existence_then_acl() {
 
 #[test]
 fn a_copy_of_a_large_tree_is_the_same_tree() {
-    // Large enough that the copy is made by two threads.
     let mut builder = TreeBuilder::new(TreeConfig::default());
     builder.add_node("", None, -1, Default::default()).unwrap();
     builder
