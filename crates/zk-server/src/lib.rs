@@ -9,6 +9,7 @@ pub mod config;
 mod connection;
 pub mod election;
 mod four_letter;
+mod memory;
 mod metrics;
 mod peer_link;
 mod pipeline;

@@ -458,9 +458,10 @@ impl Metrics {
 
 /// A snapshot source that records in `snapshottime` how long a snapshot took: from the first
 /// record read until the snapshot thread is done with it (written and synced, or failed). One
-/// dropped unread (the thread was busy) records nothing.
+/// dropped unread (the thread was busy) records nothing. Once the copy it holds is dropped, the
+/// memory it freed goes back to the system (see [`crate::memory`]).
 pub(crate) struct Timed<S> {
-    inner: S,
+    inner: Option<S>,
     started: Option<Instant>,
     metrics: std::sync::Arc<Metrics>,
 }
@@ -468,10 +469,15 @@ pub(crate) struct Timed<S> {
 impl<S> Timed<S> {
     pub(crate) fn new(inner: S, metrics: &std::sync::Arc<Metrics>) -> Self {
         Timed {
-            inner,
+            inner: Some(inner),
             started: None,
             metrics: metrics.clone(),
         }
+    }
+
+    fn source(&mut self) -> &mut S {
+        self.started.get_or_insert_with(Instant::now);
+        self.inner.as_mut().expect("held until dropped")
     }
 }
 
@@ -486,31 +492,30 @@ impl<S> Drop for Timed<S> {
         if let Some(started) = self.started {
             self.metrics.snapshot_time.add_duration(started.elapsed());
         }
+        if self.inner.take().is_some() {
+            crate::memory::release_free_memory();
+        }
     }
 }
 
 impl<S: zk_persistence::SnapshotSource> zk_persistence::SnapshotSource for Timed<S> {
     fn sessions(&mut self) -> Vec<(zk_jute::SessionId, i32)> {
-        self.started.get_or_insert_with(Instant::now);
-        self.inner.sessions()
+        self.source().sessions()
     }
 
     fn acls(&mut self) -> Vec<(i64, Vec<zk_jute::Acl>)> {
-        self.started.get_or_insert_with(Instant::now);
-        self.inner.acls()
+        self.source().acls()
     }
 
     fn nodes(
         &mut self,
         visit: &mut dyn FnMut(zk_persistence::NodeRef<'_>) -> Result<(), zk_persistence::Error>,
     ) -> Result<(), zk_persistence::Error> {
-        self.started.get_or_insert_with(Instant::now);
-        self.inner.nodes(visit)
+        self.source().nodes(visit)
     }
 
     fn digest(&mut self) -> Option<zk_persistence::ZxidDigest> {
-        self.started.get_or_insert_with(Instant::now);
-        self.inner.digest()
+        self.source().digest()
     }
 }
 
