@@ -1414,6 +1414,26 @@ pub(crate) fn render_markdown(specs: &[Spec], runs: &[Run], meta: &Meta) -> Stri
             "Other processes used a median {noise:.0}% of one core during the runs (noise).\n"
         );
     }
+    // On a virtual machine the host may take CPU time away (steal); runs with much of it are
+    // slower for reasons neither server controls and are best repeated.
+    let steal: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.json["steal_pct"].as_f64())
+        .collect();
+    if let (Some(median_steal), Some(max_steal)) = (
+        median(steal.clone()),
+        steal.iter().copied().reduce(f64::max),
+    ) {
+        let _ = writeln!(
+            md,
+            "The host took a median {median_steal:.1}% of the CPU time (steal), {max_steal:.1}% at most in one run{}.\n",
+            if median_steal >= 5.0 {
+                ": the figures are unreliable, repeat on a quieter host"
+            } else {
+                ""
+            }
+        );
+    }
     let loads: Vec<&Spec> = specs
         .iter()
         .filter(|s| matches!(s.task, Task::Load(_)) && runs.iter().any(|r| r.workload == s.name))
@@ -2193,7 +2213,7 @@ mod tests {
 
     fn sample_runs() -> Vec<Run> {
         let load = |ops: f64, p50: u64, p99: u64, cpu: f64, rss: u64| {
-            json!({"ops_per_sec": ops, "errors": 0, "other_cpu_pct": 10.0,
+            json!({"ops_per_sec": ops, "errors": 0, "other_cpu_pct": 10.0, "steal_pct": 0.5,
                    "lat_us": {"p50": p50, "p90": p50 * 2, "p99": p99, "p999": p99 * 2},
                    "server_cpu_us_per_op": cpu, "server_rss_kb": rss})
         };
@@ -2300,6 +2320,12 @@ mod tests {
         // Workloads that did not run have no row.
         assert!(!md.contains("| write-64 |"));
         assert!(md.contains("median 10% of one core"));
+        assert!(
+            md.contains(
+                "The host took a median 0.5% of the CPU time (steal), 0.5% at most in one run.\n"
+            ),
+            "{md}"
+        );
         assert!(
             md.contains("| read throughput, 64 clients | 2.50× | ≥ 3 | no |"),
             "{md}"
