@@ -79,6 +79,27 @@ impl SeededHasher {
     }
 }
 
+/// A slot for `node`, reusing a freed one first; the caller indexes it.
+fn allocate(slots: &mut Vec<Option<Node>>, free: &mut Vec<NodeId>, node: Node) -> NodeId {
+    match free.pop() {
+        Some(id) => {
+            slots[id as usize] = Some(node);
+            id
+        }
+        None => {
+            let id = NodeId::try_from(slots.len()).expect("fewer than 2^32 nodes");
+            assert!(id != NONE, "fewer than 2^32 - 1 nodes");
+            slots.push(Some(node));
+            id
+        }
+    }
+}
+
+/// Hashes an indexed id by its node's path, for the index to grow by.
+fn path_hasher(slots: &[Option<Node>], hasher: SeededHasher) -> impl Fn(&NodeId) -> u64 + '_ {
+    move |&id| hasher.hash_one(&*slots[id as usize].as_ref().expect("indexed node").path)
+}
+
 /// All nodes, by id and by path.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeStore {
@@ -143,23 +164,9 @@ impl NodeStore {
 
     /// `insert` with the path's hash already computed.
     pub(crate) fn insert_hashed(&mut self, node: Node, hash: u64) -> NodeId {
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(node);
-                id
-            }
-            None => {
-                let id = NodeId::try_from(self.slots.len()).expect("fewer than 2^32 nodes");
-                assert!(id != NONE, "fewer than 2^32 - 1 nodes");
-                self.slots.push(Some(node));
-                id
-            }
-        };
-        let slots = &self.slots;
-        let hasher = self.hasher;
-        self.index.insert_unique(hash, id, |&other| {
-            hasher.hash_one(&*slots[other as usize].as_ref().expect("indexed node").path)
-        });
+        let id = allocate(&mut self.slots, &mut self.free, node);
+        self.index
+            .insert_unique(hash, id, path_hasher(&self.slots, self.hasher));
         self.len += 1;
         id
     }
@@ -173,7 +180,6 @@ impl NodeStore {
         hash: u64,
     ) -> Result<NodeId, (NodeId, Node)> {
         let slots = &self.slots;
-        let hasher = self.hasher;
         let entry = self.index.entry(
             hash,
             |&id| {
@@ -181,24 +187,13 @@ impl NodeStore {
                     .as_ref()
                     .is_some_and(|n| n.path == node.path)
             },
-            |&other| hasher.hash_one(&*slots[other as usize].as_ref().expect("indexed node").path),
+            path_hasher(slots, self.hasher),
         );
         let vacant = match entry {
             hashbrown::hash_table::Entry::Occupied(present) => return Err((*present.get(), node)),
             hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(node);
-                id
-            }
-            None => {
-                let id = NodeId::try_from(self.slots.len()).expect("fewer than 2^32 nodes");
-                assert!(id != NONE, "fewer than 2^32 - 1 nodes");
-                self.slots.push(Some(node));
-                id
-            }
-        };
+        let id = allocate(&mut self.slots, &mut self.free, node);
         vacant.insert(id);
         self.len += 1;
         Ok(id)
@@ -207,11 +202,8 @@ impl NodeStore {
     /// Room for `additional` more nodes without growing the index (each growth hashes every
     /// path again).
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let slots = &self.slots;
-        let hasher = self.hasher;
-        self.index.reserve(additional, |&other| {
-            hasher.hash_one(&*slots[other as usize].as_ref().expect("indexed node").path)
-        });
+        self.index
+            .reserve(additional, path_hasher(&self.slots, self.hasher));
         self.slots.reserve(additional);
     }
 
