@@ -7,8 +7,6 @@
 //! its replies and events in the order ZooKeeper guarantees.
 
 use std::collections::{HashMap, VecDeque};
-
-use crate::IdMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -30,6 +28,7 @@ use zk_jute::{
 };
 use zk_persistence::{FileSnap, FileTxnSnapLog, SnapshotThread};
 
+use crate::IdMap;
 use crate::config::ServerConfig;
 use crate::connection::{ConnId, Outbox, ToCore};
 use crate::sasl::SaslServer;
@@ -461,8 +460,9 @@ impl Core {
         let snapshotter = SnapshotThread::new();
         let mut startup_snapshot = None;
         if zxid.0 >= 0 && !snap.path_for(zxid).exists() {
-            let timed = crate::metrics::Timed::new(tree.clone(), &metrics);
-            startup_snapshot = snapshotter.try_start(&snap, zxid, timed);
+            startup_snapshot = snapshotter.try_start(&snap, zxid, || {
+                crate::metrics::Timed::new(tree.clone(), &metrics)
+            });
         }
         let log_dir = store.log_dir().to_path_buf();
         let (ptx, prx) = std::sync::mpsc::channel();
@@ -1056,8 +1056,9 @@ impl Core {
         if snapshot_due {
             let at = self.tree.read().last_processed_zxid();
             info!(zxid = %at, "creating a new snapshot in the background");
-            let timed = crate::metrics::Timed::new(self.tree.read().clone(), &self.metrics);
-            let _ = self.snapshotter.try_start(&self.snap, at, timed);
+            let _ = self.snapshotter.try_start(&self.snap, at, || {
+                crate::metrics::Timed::new(self.tree.read().clone(), &self.metrics)
+            });
         }
     }
 

@@ -69,11 +69,17 @@ impl SnapshotThread {
         self.busy.load(Ordering::Acquire)
     }
 
-    /// Starts writing `snapshot.<zxid>` from `source` on a new thread, or returns `None` (with a
-    /// warning) if the previous snapshot is still being written. The source is read on that
-    /// thread: it must be a consistent-enough view of the tree (3.8's snapshots are fuzzy, the
-    /// log replay from `zxid + 1` fixes them up).
-    pub fn try_start<S>(&self, snap: &FileSnap, zxid: Zxid, mut source: S) -> Option<SnapshotJob>
+    /// Starts writing `snapshot.<zxid>` from the source `make` returns on a new thread, or
+    /// returns `None` (with a warning) if the previous snapshot is still being written; `make`
+    /// runs here, and only when a snapshot starts, since the source is often a copy of the whole
+    /// tree. The source is read on the new thread: it must be a consistent-enough view of the
+    /// tree (3.8's snapshots are fuzzy, the log replay from `zxid + 1` fixes them up).
+    pub fn try_start<S>(
+        &self,
+        snap: &FileSnap,
+        zxid: Zxid,
+        make: impl FnOnce() -> S,
+    ) -> Option<SnapshotJob>
     where
         S: SnapshotSource + Send + 'static,
     {
@@ -86,6 +92,7 @@ impl SnapshotThread {
             return None;
         }
         let release = Release(self.busy.clone());
+        let mut source = make();
         let snap = snap.clone();
         let spawned = std::thread::Builder::new()
             .name("snapshot".into())

@@ -251,14 +251,14 @@ fn background_snapshots_run_one_at_a_time() {
     }
     let (go, gate) = std::sync::mpsc::channel();
     let job = thread
-        .try_start(&snap, Zxid(9), Gated(sample(9), gate))
+        .try_start(&snap, Zxid(9), move || Gated(sample(9), gate))
         .unwrap();
     assert!(thread.is_busy());
-    assert!(thread.try_start(&snap, Zxid(10), sample(10)).is_none());
+    assert!(thread.try_start(&snap, Zxid(10), || sample(10)).is_none());
     go.send(()).unwrap();
     assert_eq!(job.join().unwrap().nodes, 7);
     assert!(!thread.is_busy());
-    let job = thread.try_start(&snap, Zxid(10), sample(10)).unwrap();
+    let job = thread.try_start(&snap, Zxid(10), || sample(10)).unwrap();
     job.join().unwrap();
     assert_eq!(load(&dir.path().join("snapshot.a")).unwrap(), sample(10));
 }
