@@ -1420,10 +1420,8 @@ pub(crate) fn render_markdown(specs: &[Spec], runs: &[Run], meta: &Meta) -> Stri
         .iter()
         .filter_map(|r| r.json["steal_pct"].as_f64())
         .collect();
-    if let (Some(median_steal), Some(max_steal)) = (
-        median(steal.clone()),
-        steal.iter().copied().reduce(f64::max),
-    ) {
+    let max_steal = steal.iter().copied().reduce(f64::max);
+    if let (Some(median_steal), Some(max_steal)) = (median(steal), max_steal) {
         let _ = writeln!(
             md,
             "The host took a median {median_steal:.1}% of the CPU time (steal), {max_steal:.1}% at most in one run{}.\n",

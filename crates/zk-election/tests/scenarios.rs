@@ -467,9 +467,10 @@ fn a_leading_server_answers_looking_peers_with_its_vote() {
 #[test]
 fn a_vote_heard_just_before_this_server_looks_counts_in_its_round() {
     let mut net = Net::new(&[1, 2, 3], &[]);
-    for id in 1..=3 {
-        net.start(id, history(1, 5));
-    }
+    start_all(
+        &mut net,
+        &[(1, history(1, 5)), (2, history(1, 5)), (3, history(1, 5))],
+    );
     net.run(10_000);
     assert_eq!(net.leader_of(3), Some((3, ServerState::Leading)));
     net.nodes.remove(&ServerId(3));
