@@ -8,6 +8,7 @@
 use std::fs::OpenOptions;
 use std::hint::black_box;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -110,7 +111,7 @@ impl Tree {
         let mut nodes = Vec::with_capacity(NODES);
         nodes.push(SnapshotNode {
             path: String::new(),
-            data: Some(Bytes::new()),
+            data: Some(Arc::new([])),
             acl: -1,
             stat: stat(0),
         });
@@ -135,7 +136,7 @@ impl Tree {
                 }
                 nodes.push(SnapshotNode {
                     path: format!("/app/g{g:03}/n{n:04}"),
-                    data: Some(Bytes::from(vec![b'd'; 32])),
+                    data: Some(Arc::from(vec![b'd'; 32])),
                     acl: 1,
                     stat: stat(z),
                 });

@@ -20,6 +20,7 @@ mod watch;
 pub use acl::{AclCache, OPEN_ACL_INDEX, check_acl, digest_auth_ids, fixup_acl, generate_digest};
 pub use digest::{DIGEST_VERSION, node_digest};
 pub use kind::{CONTAINER_EPHEMERAL_OWNER, MAX_TTL_MS, NodeKind, ttl_owner};
+pub use node::NodeData;
 pub use path::{InvalidPath, validate_path};
 pub use prep::{
     PendingChanges, PrepConfig, Prepared, RequestContext, SessionCheck, WriteRequest, prep,

@@ -261,7 +261,7 @@ impl Prep<'_> {
                     child_count: node.num_children,
                     acl: node.acl,
                     stat: Some(node.stat),
-                    data: node.data,
+                    data: node.data.map(Bytes::from_owner),
                     tree_digest: 0,
                 }
             }

@@ -2,6 +2,7 @@
 //! `apply`, the only way to change them (`DataTree.processTxn`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use zk_jute::txn::{MultiTxn, TxnBody, TxnHeader};
@@ -14,7 +15,7 @@ use zk_jute::{
 use crate::acl::{AclCache, OPEN_ACL_INDEX, check_acl, mask_digests};
 use crate::digest::node_digest;
 use crate::kind::{CONTAINER_EPHEMERAL_OWNER, NodeKind};
-use crate::node::{Node, NodeId, NodeStore, SeededHasher};
+use crate::node::{Node, NodeData, NodeId, NodeStore, SeededHasher};
 use crate::path::{node_key, split_parent, watch_path};
 use crate::quota::{self, QUOTA_ROOT, StatsTrack};
 use crate::watch::{WatchNotification, WatchSummary, WatchTable, WatcherId};
@@ -100,7 +101,7 @@ impl TxnResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeView {
     pub stat: StatPersisted,
-    pub data: Option<Bytes>,
+    pub data: Option<NodeData>,
     pub num_children: i32,
     pub acl: Vec<Acl>,
 }
@@ -128,7 +129,7 @@ pub enum TreeError {
 pub struct SnapshotNode<'a> {
     /// The root is `""`, then `/a`, `/a/b`, ...
     pub path: &'a str,
-    pub data: Option<&'a Bytes>,
+    pub data: Option<&'a [u8]>,
     pub acl: i64,
     pub stat: &'a StatPersisted,
 }
@@ -175,7 +176,7 @@ impl DataTree {
     /// with ACL `[READ world:anyone]` (ACL index 1) and aversion -1, as 3.8 starts.
     pub fn new(config: TreeConfig) -> Self {
         let mut tree = Self::empty(config);
-        let empty = Some(Bytes::new());
+        let empty: Option<NodeData> = Some(Arc::new([]));
         let root = tree.insert_node("", empty.clone(), OPEN_ACL_INDEX, StatPersisted::default());
         let zk = tree.insert_node(
             "/zookeeper",
@@ -223,7 +224,7 @@ impl DataTree {
     fn insert_node(
         &mut self,
         path: &str,
-        data: Option<Bytes>,
+        data: Option<NodeData>,
         acl: i64,
         stat: StatPersisted,
     ) -> NodeId {
@@ -325,7 +326,7 @@ impl DataTree {
     }
 
     /// The data of `path`, null kept apart from empty.
-    pub fn data(&self, path: &str) -> Option<Option<Bytes>> {
+    pub fn data(&self, path: &str) -> Option<Option<NodeData>> {
         self.lookup(path).map(|id| self.nodes.get(id).data.clone())
     }
 
@@ -448,7 +449,7 @@ impl DataTree {
         path: &str,
         auth: &[Id],
         watch: Option<WatcherId>,
-    ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
+    ) -> Result<(Option<NodeData>, Stat), ErrorCode> {
         let found = self.read_data(path, auth)?;
         if let Some(w) = watch {
             self.data_watches.add(path, w, crate::WatchMode::Standard);
@@ -457,7 +458,11 @@ impl DataTree {
     }
 
     /// getData without a watch, through a shared reference (readers running beside the writer).
-    pub fn read_data(&self, path: &str, auth: &[Id]) -> Result<(Option<Bytes>, Stat), ErrorCode> {
+    pub fn read_data(
+        &self,
+        path: &str,
+        auth: &[Id],
+    ) -> Result<(Option<NodeData>, Stat), ErrorCode> {
         let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
         check_acl(self.acl_of(id), Perms::READ, auth)?;
         Ok((self.nodes.get(id).data.clone(), self.client_stat(id)))
@@ -676,7 +681,10 @@ impl DataTree {
             .map(|op| match op {
                 MultiOp::GetData(r) => {
                     match self.get_data(&r.path, auth, r.watch.then_some(watcher)) {
-                        Ok((data, stat)) => MultiResult::GetData(GetDataResponse { data, stat }),
+                        Ok((data, stat)) => MultiResult::GetData(GetDataResponse {
+                            data: data.map(Bytes::from_owner),
+                            stat,
+                        }),
                         Err(e) => MultiResult::Error(e.code()),
                     }
                 }
@@ -724,7 +732,7 @@ impl DataTree {
                 let owner = if t.ephemeral { header.client_id.0 } else { 0 };
                 let r = self.create_node(
                     &t.path,
-                    t.data.as_ref(),
+                    t.data.as_deref(),
                     &t.acl,
                     owner,
                     t.parent_c_version,
@@ -743,7 +751,7 @@ impl DataTree {
                 let owner = crate::kind::ttl_owner(t.ttl).unwrap_or(0);
                 self.create_node(
                     &t.path,
-                    t.data.as_ref(),
+                    t.data.as_deref(),
                     &t.acl,
                     owner,
                     t.parent_c_version,
@@ -757,7 +765,7 @@ impl DataTree {
                 rc.path = Some(t.path.clone());
                 self.create_node(
                     &t.path,
-                    t.data.as_ref(),
+                    t.data.as_deref(),
                     &t.acl,
                     CONTAINER_EPHEMERAL_OWNER,
                     t.parent_c_version,
@@ -773,7 +781,7 @@ impl DataTree {
             }
             TxnBody::SetData(t) => {
                 rc.path = Some(t.path.clone());
-                self.set_data(&t.path, t.data.as_ref(), t.version, zxid, time, events)
+                self.set_data(&t.path, t.data.as_deref(), t.version, zxid, time, events)
                     .map(|stat| rc.stat = Some(stat))
             }
             TxnBody::SetAcl(t) => {
@@ -872,7 +880,7 @@ impl DataTree {
     fn create_node(
         &mut self,
         path: &str,
-        data: Option<&Bytes>,
+        data: Option<&[u8]>,
         acl: &[Acl],
         ephemeral_owner: i64,
         parent_c_version: i32,
@@ -899,8 +907,8 @@ impl DataTree {
             }
         });
         // Copy the data so the node never pins a larger buffer it was decoded from.
-        let data = data.map(|d| Bytes::copy_from_slice(d));
-        let bytes = data.as_ref().map_or(0, Bytes::len) as i64;
+        let data: Option<NodeData> = data.map(Arc::from);
+        let bytes = data.as_ref().map_or(0, |d| d.len()) as i64;
         let child = self.insert_node(
             path,
             data,
@@ -1004,15 +1012,15 @@ impl DataTree {
     fn set_data(
         &mut self,
         path: &str,
-        data: Option<&Bytes>,
+        data: Option<&[u8]>,
         version: i32,
         zxid: Zxid,
         time: i64,
         events: &mut Vec<WatchNotification>,
     ) -> Result<Stat, ErrorCode> {
         let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
-        let data = data.map(|d| Bytes::copy_from_slice(d));
-        let new_len = data.as_ref().map_or(0, Bytes::len) as i64;
+        let data: Option<NodeData> = data.map(Arc::from);
+        let new_len = data.as_ref().map_or(0, |d| d.len()) as i64;
         let old_len = self.change_node(id, |n| {
             let old = n.data_len() as i64;
             n.data = data;
@@ -1130,7 +1138,7 @@ impl DataTree {
         let mut stats = StatsTrack::parse(self.nodes.get(id).data.as_deref().unwrap_or_default());
         stats.set_count(stats.count() + count_diff);
         stats.set_bytes(stats.bytes() + bytes_diff);
-        let text = Bytes::from(stats.to_text());
+        let text = Arc::from(stats.to_text().into_bytes());
         // Under /zookeeper/: outside the digest, and no stat change, as Java.
         self.change_node(id, |n| n.data = Some(text));
     }
@@ -1151,7 +1159,7 @@ impl DataTree {
         let mut stats = StatsTrack::default();
         stats.set_bytes(bytes);
         stats.set_count(count);
-        let text = Bytes::from(stats.to_text());
+        let text = Arc::from(stats.to_text().into_bytes());
         self.change_node(id, |n| n.data = Some(text));
     }
 
@@ -1196,7 +1204,7 @@ impl DataTree {
             let n = self.nodes.get(id);
             Some(SnapshotNode {
                 path: &n.path,
-                data: n.data.as_ref(),
+                data: n.data.as_deref(),
                 acl: n.acl,
                 stat: &n.stat,
             })
@@ -1240,7 +1248,7 @@ impl TreeBuilder {
     pub fn add_node(
         &mut self,
         path: impl Into<Box<str>>,
-        data: Option<Bytes>,
+        data: Option<NodeData>,
         acl: i64,
         stat: StatPersisted,
     ) -> Result<(), TreeError> {

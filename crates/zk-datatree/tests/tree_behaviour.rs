@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use common::Harness;
 use zk_datatree::{
@@ -650,7 +652,12 @@ fn snapshot_walk_and_rebuild() {
         }
         seen.insert(node.path.to_owned());
         builder
-            .add_node(node.path, node.data.cloned(), node.acl, node.stat.clone())
+            .add_node(
+                node.path,
+                node.data.map(Arc::from),
+                node.acl,
+                node.stat.clone(),
+            )
             .unwrap();
     }
     let rebuilt = builder.finish().unwrap();
@@ -748,7 +755,7 @@ fn a_copy_of_a_large_tree_is_the_same_tree() {
         .unwrap();
     for i in 0..150_000 {
         let path = format!("/big/n{i:06}");
-        let data = Bytes::from(path.clone().into_bytes());
+        let data = Arc::from(path.clone().into_bytes());
         builder
             .add_node(path, Some(data), -1, Default::default())
             .unwrap();
@@ -759,7 +766,7 @@ fn a_copy_of_a_large_tree_is_the_same_tree() {
     assert_eq!(copy.digest(), tree.digest());
     let listing = |t: &DataTree| {
         t.walk()
-            .map(|n| (n.path.to_owned(), n.data.cloned()))
+            .map(|n| (n.path.to_owned(), n.data.map(<[u8]>::to_vec)))
             .collect::<Vec<_>>()
     };
     assert_eq!(listing(&copy), listing(&tree));

@@ -5,6 +5,8 @@
 //! header. A null can only be told apart from an empty value where the field is declared nullable
 //! (`Option<...>`); elsewhere a null decodes as the empty value.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::DecodeError;
@@ -286,6 +288,29 @@ impl Record for Option<Bytes> {
     }
     fn encoded_len(&self) -> usize {
         4 + self.as_ref().map_or(0, Bytes::len)
+    }
+}
+
+/// Nullable `buffer` held as a server stores node data: shared without a `Bytes` header.
+impl Record for Option<Arc<[u8]>> {
+    fn write<B: BufMut>(&self, out: &mut B) {
+        match self {
+            Some(b) => {
+                out.put_i32(len_prefix(b.len()));
+                out.put_slice(b);
+            }
+            None => out.put_i32(-1),
+        }
+    }
+    fn read<B: Buf>(input: &mut B) -> Result<Self, DecodeError> {
+        Ok(read_byte_len(input)?.map(|len| {
+            let mut data = vec![0; len];
+            input.copy_to_slice(&mut data);
+            Arc::from(data)
+        }))
+    }
+    fn encoded_len(&self) -> usize {
+        4 + self.as_ref().map_or(0, |b| b.len())
     }
 }
 

@@ -3,6 +3,8 @@
 //! The connect handshake carries one byte after the jute record (the read-only flag); see
 //! [`ConnectRequest::read_with_flag`] and [`ConnectResponse::write_with_flag`].
 
+use std::sync::Arc;
+
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::{Acl, ClientInfo, DecodeError, Record, SessionId, Stat, Xid, Zxid, record};
@@ -213,6 +215,12 @@ record! {
 
     pub struct GetDataResponse {
         pub data: Option<Bytes>,
+        pub stat: Stat,
+    }
+
+    /// A `GetDataResponse` as a server writes it from a node's shared buffer (the same bytes).
+    pub struct GetDataReply {
+        pub data: Option<Arc<[u8]>>,
         pub stat: Stat,
     }
 

@@ -1,6 +1,8 @@
 //! Property tests: every record survives encode -> decode, whether its bytes arrive in one chunk or
 //! one byte at a time, and every truncation of it is an error rather than a panic or a wrong value.
 
+use std::sync::Arc;
+
 use bytes::{Buf, Bytes};
 use proptest::prelude::*;
 
@@ -10,7 +12,7 @@ use crate::proto::*;
 use crate::quorum::{InitialMessage, LearnerInfo, Notification, QuorumAuthPacket, QuorumPacket};
 use crate::testgen::Generate;
 use crate::txn::*;
-use crate::{Acl, ClientInfo, DecodeError, FrameDecoder, Id, Record, Stat, StatPersisted};
+use crate::{Acl, ClientInfo, DecodeError, FrameDecoder, Id, Record, Stat, StatPersisted, Zxid};
 
 /// A `Buf` that hands out one byte per chunk, so decoders cannot rely on contiguous input.
 struct Drip<'a> {
@@ -87,6 +89,7 @@ roundtrip! {
     error_response: ErrorResponse, create_response: CreateResponse,
     create2_response: Create2Response, exists_request: ExistsRequest,
     exists_response: ExistsResponse, get_data_response: GetDataResponse,
+    get_data_reply: GetDataReply,
     get_children_response: GetChildrenResponse,
     get_all_children_number_response: GetAllChildrenNumberResponse,
     get_children2_response: GetChildren2Response, get_acl_response: GetAclResponse,
@@ -177,6 +180,31 @@ proptest! {
         let expected: Vec<Bytes> = payloads.into_iter().map(Bytes::from).collect();
         prop_assert_eq!(&from_whole, &expected);
         prop_assert_eq!(&from_drip, &expected);
+    }
+}
+
+#[test]
+fn a_get_data_reply_is_a_get_data_response() {
+    for data in [None, Some(&b""[..]), Some(&b"node data"[..])] {
+        let stat = Stat {
+            czxid: Zxid(7),
+            data_length: data.map_or(0, |d| d.len() as i32),
+            ..Default::default()
+        };
+        let reply = GetDataReply {
+            data: data.map(Arc::from),
+            stat: stat.clone(),
+        };
+        let response = GetDataResponse {
+            data: data.map(Bytes::copy_from_slice),
+            stat,
+        };
+        assert_eq!(reply.to_bytes(), response.to_bytes());
+        assert_eq!(reply.encoded_len(), response.encoded_len());
+        assert_eq!(
+            GetDataReply::from_bytes(&response.to_bytes()).unwrap(),
+            reply
+        );
     }
 }
 

@@ -1,6 +1,8 @@
 //! Value generators for property tests: every jute type gets a proptest strategy, records through
 //! the `record!` macro.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
@@ -51,6 +53,14 @@ impl Generate for Bytes {
     fn strategy() -> BoxedStrategy<Self> {
         proptest::collection::vec(any::<u8>(), 0..64)
             .prop_map(Bytes::from)
+            .boxed()
+    }
+}
+
+impl Generate for Arc<[u8]> {
+    fn strategy() -> BoxedStrategy<Self> {
+        proptest::collection::vec(any::<u8>(), 0..64)
+            .prop_map(Arc::from)
             .boxed()
     }
 }

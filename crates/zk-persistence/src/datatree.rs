@@ -28,7 +28,7 @@ impl SnapshotSource for &DataTree {
         for node in self.walk() {
             visit(NodeRef {
                 path: node.path,
-                data: node.data.map(|d| &d[..]),
+                data: node.data,
                 acl: node.acl,
                 stat: node.stat,
             })?;

@@ -501,7 +501,7 @@ fn records_of(tree: &DataTree) -> Snapshot {
             .walk()
             .map(|n| SnapshotNode {
                 path: n.path.to_owned(),
-                data: n.data.cloned(),
+                data: n.data.map(Into::into),
                 acl: n.acl,
                 stat: n.stat.clone(),
             })

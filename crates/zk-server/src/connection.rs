@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::{debug, info, warn};
 use zk_jute::proto::{
-    ConnectRequest, ExistsResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
+    ConnectRequest, ExistsResponse, GetChildren2Response, GetChildrenResponse, GetDataReply,
     RequestHeader,
 };
 use zk_jute::{FrameDecoder, OpCode, Record};
@@ -169,7 +169,7 @@ fn fast_read(
     let failed = match op {
         OpCode::GetData => match tree.read_data(path, &auth) {
             Ok((data, stat)) => {
-                reply_into(out, xid, z, 0, Some(&GetDataResponse { data, stat }));
+                reply_into(out, xid, z, 0, Some(&GetDataReply { data, stat }));
                 None
             }
             Err(code) => Some(code),
@@ -203,7 +203,7 @@ fn fast_read(
         },
     };
     if let Some(code) = failed {
-        reply_into::<GetDataResponse>(out, xid, z, code.code(), None);
+        reply_into::<GetDataReply>(out, xid, z, code.code(), None);
     }
     true
 }

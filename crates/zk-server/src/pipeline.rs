@@ -1347,7 +1347,7 @@ impl Core {
             OpCode::GetData => {
                 let r = GetDataRequest::from_bytes(body).map_err(m)?;
                 let (data, stat) = self.tree.write().get_data(&r.path, auth, w(r.watch))?;
-                reply(xid, z, 0, Some(&GetDataResponse { data, stat }))
+                reply(xid, z, 0, Some(&GetDataReply { data, stat }))
             }
             OpCode::GetAcl => {
                 let r = GetAclRequest::from_bytes(body).map_err(m)?;

@@ -12,7 +12,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bytes::Bytes;
+use std::sync::Arc;
 use zk_jute::{Acl, SessionId, StatPersisted};
 use zk_persistence::{Error, FileSnap, SnapshotNode, SnapshotSink, ZxidDigest};
 
@@ -116,7 +116,7 @@ fn main() -> ExitCode {
 enum Data {
     Null,
     Len(usize),
-    Bytes(Bytes),
+    Bytes(Arc<[u8]>),
 }
 
 impl Data {
@@ -311,8 +311,9 @@ impl Tree {
         }
         let stat_path = format!("/zookeeper/quota{real}/zookeeper_stats");
         if let Some(index) = self.by_path.get(stat_path.as_str()).copied() {
-            self.nodes[index as usize].data =
-                Data::Bytes(Bytes::from(format!("count={count},bytes={bytes}")));
+            self.nodes[index as usize].data = Data::Bytes(Arc::from(
+                format!("count={count},bytes={bytes}").into_bytes(),
+            ));
         }
     }
 

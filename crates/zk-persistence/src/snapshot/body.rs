@@ -3,8 +3,8 @@
 //! record ([`Snapshot`]).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use bytes::Bytes;
 use zk_jute::{Acl, SessionId, StatPersisted, Zxid};
 
 use crate::error::Error;
@@ -37,7 +37,8 @@ pub struct NodeRef<'a> {
 pub struct SnapshotNode {
     /// `""` for the root, `/a/b` otherwise.
     pub path: String,
-    pub data: Option<Bytes>,
+    /// Shared, so the tree keeps the buffer the reader allocated.
+    pub data: Option<Arc<[u8]>>,
     pub acl: i64,
     pub stat: StatPersisted,
 }

@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
-use bytes::Bytes;
 use zk_jute::persistence::FileHeader;
 use zk_jute::{Acl, Id, Record, SessionId, StatPersisted, Zxid};
 
@@ -140,11 +140,11 @@ impl<R: Read> Input<R> {
         })
     }
 
-    fn buffer(&mut self) -> Step<Option<Bytes>> {
+    fn buffer(&mut self) -> Step<Option<Arc<[u8]>>> {
         let Some(n) = self.len()? else {
             return Ok(None);
         };
-        Ok(Some(Bytes::copy_from_slice(self.take(n)?)))
+        Ok(Some(Arc::from(self.take(n)?)))
     }
 
     fn stat(&mut self) -> Step<StatPersisted> {

@@ -1,6 +1,6 @@
 use std::fs;
+use std::sync::Arc;
 
-use bytes::Bytes;
 use zk_jute::{Acl, Id, Perms, SessionId, StatPersisted, Zxid};
 
 use super::*;
@@ -22,7 +22,7 @@ fn stat(z: i64) -> StatPersisted {
 fn node(path: &str, data: Option<&[u8]>, acl: i64, z: i64) -> SnapshotNode {
     SnapshotNode {
         path: path.into(),
-        data: data.map(Bytes::copy_from_slice),
+        data: data.map(Arc::from),
         acl,
         stat: stat(z),
     }

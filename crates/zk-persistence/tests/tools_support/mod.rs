@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -328,7 +329,7 @@ pub fn java_spread_hash(s: &str) -> u32 {
 fn node(path: &str, data: Option<&[u8]>, acl: i64, seed: i64, owner: i64) -> SnapshotNode {
     SnapshotNode {
         path: path.into(),
-        data: data.map(Bytes::copy_from_slice),
+        data: data.map(Arc::from),
         acl,
         stat: StatPersisted {
             czxid: Zxid(seed),
