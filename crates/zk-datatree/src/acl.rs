@@ -2,6 +2,7 @@
 //! `digest` and `ip` authentication schemes, and the permission check of `ZooKeeperServer.checkACL`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use zk_jute::{Acl, ErrorCode, Id, Perms};
 
@@ -10,11 +11,12 @@ pub const OPEN_ACL_INDEX: i64 = -1;
 
 /// `ReferenceCountedACLCache`: every distinct ACL list the tree uses, under an index allocated
 /// from 1 in the order lists are first seen, with the number of nodes that use it. An entry goes
-/// away when its last user does.
+/// away when its last user does. Lists are shared, so request prep holds a node's ACL without
+/// copying it.
 #[derive(Debug, Clone, Default)]
 pub struct AclCache {
-    by_index: BTreeMap<i64, Vec<Acl>>,
-    by_list: HashMap<Vec<Acl>, i64>,
+    by_index: BTreeMap<i64, Arc<[Acl]>>,
+    by_list: HashMap<Arc<[Acl]>, i64>,
     references: HashMap<i64, u64>,
     last_index: i64,
 }
@@ -27,8 +29,9 @@ impl AclCache {
             None => {
                 self.last_index += 1;
                 let index = self.last_index;
-                self.by_index.insert(index, acls.to_vec());
-                self.by_list.insert(acls.to_vec(), index);
+                let list: Arc<[Acl]> = Arc::from(acls);
+                self.by_index.insert(index, list.clone());
+                self.by_list.insert(list, index);
                 index
             }
         };
@@ -41,7 +44,16 @@ impl AclCache {
         if index == OPEN_ACL_INDEX {
             return Some(open_acl());
         }
-        self.by_index.get(&index).map(Vec::as_slice)
+        self.by_index.get(&index).map(|l| &**l)
+    }
+
+    /// The list behind `index` as [`AclCache::acls`] gives it, shared rather than borrowed.
+    pub(crate) fn shared(&self, index: i64) -> Option<Arc<[Acl]>> {
+        if index == OPEN_ACL_INDEX {
+            static OPEN: OnceLock<Arc<[Acl]>> = OnceLock::new();
+            return Some(OPEN.get_or_init(|| Arc::from(open_acl())).clone());
+        }
+        self.by_index.get(&index).cloned()
     }
 
     pub(crate) fn add_usage(&mut self, index: i64) {
@@ -72,8 +84,9 @@ impl AclCache {
     /// Adds an entry read from a snapshot, with no users yet.
     pub(crate) fn insert_loaded(&mut self, index: i64, acls: Vec<Acl>) {
         self.last_index = self.last_index.max(index);
-        self.by_list.insert(acls.clone(), index);
-        self.by_index.insert(index, acls);
+        let list: Arc<[Acl]> = Arc::from(acls);
+        self.by_list.insert(list.clone(), index);
+        self.by_index.insert(index, list);
         self.references.insert(index, 0);
     }
 
@@ -93,7 +106,7 @@ impl AclCache {
 
     /// The entries in index order, as a snapshot writes them.
     pub fn iter(&self) -> impl Iterator<Item = (i64, &[Acl])> {
-        self.by_index.iter().map(|(i, l)| (*i, l.as_slice()))
+        self.by_index.iter().map(|(i, l)| (*i, &**l))
     }
 
     /// How many nodes use `index` (0 for unknown indices and for -1, which is not counted).
@@ -111,7 +124,7 @@ impl AclCache {
 }
 
 fn open_acl() -> &'static [Acl] {
-    static OPEN: std::sync::OnceLock<Vec<Acl>> = std::sync::OnceLock::new();
+    static OPEN: OnceLock<Vec<Acl>> = OnceLock::new();
     OPEN.get_or_init(Acl::open_unsafe)
 }
 

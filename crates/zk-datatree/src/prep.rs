@@ -4,6 +4,7 @@
 //! MultiTxn that keeps the successful prefix (the failed-multi encoding).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// The outstanding changes are few and short-lived; foldhash keeps hashing their paths cheap.
 type Hasher = foldhash::fast::FixedState;
@@ -24,6 +25,7 @@ use zk_jute::{Acl, CreateMode, ErrorCode, Id, OpCode, Perms, SessionId, StatPers
 use crate::acl::{check_acl, fixup_acl};
 use crate::digest::{DIGEST_VERSION, node_digest};
 use crate::kind::{CONTAINER_EPHEMERAL_OWNER, NodeKind, ttl_owner};
+use crate::node::NodeData;
 use crate::path::{split_parent, validate_path};
 use crate::quota::{self, QuotaExceeded};
 use crate::tree::DataTree;
@@ -131,15 +133,33 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 struct ChangeRecord {
     zxid: Zxid,
-    path: String,
+    /// Shared with the path index of [`PendingChanges`].
+    path: Arc<str>,
     /// `None`: deleted.
     stat: Option<StatPersisted>,
     child_count: i32,
-    acl: Vec<Acl>,
-    data: Option<Bytes>,
+    acl: Arc<[Acl]>,
+    data: Option<RecordData>,
     node_digest: i64,
     /// The tree digest once this change is applied.
     tree_digest: i64,
+}
+
+/// A record's data: the tree's own, or that of a request not applied yet; neither is copied.
+#[derive(Debug, Clone)]
+enum RecordData {
+    Tree(NodeData),
+    Request(Bytes),
+}
+
+impl std::ops::Deref for RecordData {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            RecordData::Tree(d) => d,
+            RecordData::Request(d) => d,
+        }
+    }
 }
 
 /// The outstanding changes of `ZooKeeperServer` (`outstandingChanges` and
@@ -149,7 +169,7 @@ struct ChangeRecord {
 pub struct PendingChanges {
     queue: VecDeque<u64>,
     records: HashMap<u64, ChangeRecord, Hasher>,
-    by_path: HashMap<String, u64, Hasher>,
+    by_path: HashMap<Arc<str>, u64, Hasher>,
     next_seq: u64,
 }
 
@@ -206,7 +226,7 @@ impl PendingChanges {
 
     /// `rollbackPendingChanges`: drops the records of `zxid` from the tail and puts back the
     /// records the multi replaced.
-    fn rollback(&mut self, zxid: Zxid, saved: &[(String, u64)]) {
+    fn rollback(&mut self, zxid: Zxid, saved: &[(Arc<str>, u64)]) {
         while let Some(&seq) = self.queue.back() {
             match self.records.get(&seq) {
                 Some(r) if r.zxid == zxid => {
@@ -256,12 +276,12 @@ impl Prep<'_> {
                 let node = self.tree.node_view(path).ok_or(ErrorCode::NoNode)?;
                 ChangeRecord {
                     zxid: Zxid(-1),
-                    path: path.to_owned(),
+                    path: Arc::from(path),
                     node_digest: node_digest(path, node.data.as_deref(), &node.stat),
                     child_count: node.num_children,
                     acl: node.acl,
                     stat: Some(node.stat),
-                    data: node.data.map(Bytes::from_owner),
+                    data: node.data.map(RecordData::Tree),
                     tree_digest: 0,
                 }
             }
@@ -280,43 +300,52 @@ impl Prep<'_> {
             .map_or_else(|| self.tree.digest(), |r| r.tree_digest)
     }
 
-    /// `precalculateDigest`: the node's new digest and the tree digest after the change.
-    fn precalculate(
-        &self,
-        op: DigestOp,
-        path: &str,
-        data: Option<&[u8]>,
-        stat: Option<&StatPersisted>,
-    ) -> Result<(i64, i64), ErrorCode> {
-        let (prev, new) = match op {
-            DigestOp::Add => (0, node_digest(path, data, stat.expect("stat of an add"))),
-            DigestOp::Remove => (self.record_for_path(path)?.node_digest, 0),
-            DigestOp::Update => (
-                self.record_for_path(path)?.node_digest,
-                node_digest(path, data, stat.expect("stat of an update")),
-            ),
-        };
-        Ok((
-            new,
-            self.current_tree_digest()
-                .wrapping_sub(prev)
-                .wrapping_add(new),
-        ))
+    /// Whether `path` exists once the pending changes are applied.
+    fn exists(&self, path: &str) -> bool {
+        match self.pending.outstanding(path) {
+            Some((_, r)) => r.stat.is_some(),
+            None => self.tree.contains(path),
+        }
     }
 
+    /// The digest of `path` as the pending changes leave it, without copying its record.
+    fn digest_for_path(&self, path: &str) -> Result<i64, ErrorCode> {
+        match self.pending.outstanding(path) {
+            Some((_, r)) if r.stat.is_none() => Err(ErrorCode::NoNode),
+            Some((_, r)) => Ok(r.node_digest),
+            None => self.tree.node_digest_of(path).ok_or(ErrorCode::NoNode),
+        }
+    }
+
+    /// `precalculateDigest` and `addChangeRecord`: stores the record with the node's new digest
+    /// and the tree digest after the change. An updated record comes from `record_for_path`, so
+    /// its `node_digest` is still the one before the change.
     fn add_record(
         &mut self,
         op: DigestOp,
         mut record: ChangeRecord,
         sets_txn_digest: bool,
     ) -> Result<(), ErrorCode> {
-        let (node, tree) = self.precalculate(
-            op,
-            &record.path,
-            record.data.as_deref(),
-            record.stat.as_ref(),
-        )?;
-        record.node_digest = node;
+        let prev = match op {
+            DigestOp::Add => 0,
+            DigestOp::Remove => self.digest_for_path(&record.path)?,
+            DigestOp::Update => record.node_digest,
+        };
+        let new = match op {
+            DigestOp::Remove => 0,
+            DigestOp::Add | DigestOp::Update => {
+                let stat = record
+                    .stat
+                    .as_ref()
+                    .expect("an added or updated record has a stat");
+                node_digest(&record.path, record.data.as_deref(), stat)
+            }
+        };
+        let tree = self
+            .current_tree_digest()
+            .wrapping_sub(prev)
+            .wrapping_add(new);
+        record.node_digest = new;
         record.tree_digest = tree;
         if sets_txn_digest {
             self.txn_digest = Some(tree);
@@ -441,7 +470,7 @@ impl Prep<'_> {
                 stat.mtime = self.ctx.time_ms;
                 stat.mzxid = zxid;
                 node.zxid = zxid;
-                node.data = r.data.clone();
+                node.data = r.data.clone().map(RecordData::Request);
                 self.add_record(DigestOp::Update, node, true)?;
                 Ok((
                     OpCode::SetData.code(),
@@ -513,10 +542,10 @@ impl Prep<'_> {
         self.add_record(DigestOp::Update, parent, false)?;
         let node = ChangeRecord {
             zxid,
-            path: path.to_owned(),
+            path: Arc::from(path),
             stat: None,
             child_count: -1,
-            acl: Vec::new(),
+            acl: Arc::new([]),
             data: None,
             node_digest: 0,
             tree_digest: 0,
@@ -569,7 +598,7 @@ impl Prep<'_> {
             path.to_owned()
         };
         validate_path(&path).map_err(|_| ErrorCode::BadArguments)?;
-        if self.record_for_path(&path).is_ok() {
+        if self.exists(&path) {
             return Err(ErrorCode::NodeExists);
         }
         if matches!(
@@ -620,7 +649,7 @@ impl Prep<'_> {
         self.add_record(DigestOp::Update, parent, false)?;
         let node = ChangeRecord {
             zxid,
-            path,
+            path: Arc::from(path),
             stat: Some(StatPersisted {
                 czxid: zxid,
                 mzxid: zxid,
@@ -633,8 +662,8 @@ impl Prep<'_> {
                 pzxid: zxid,
             }),
             child_count: 0,
-            acl,
-            data: data.cloned(),
+            acl: Arc::from(acl),
+            data: data.cloned().map(RecordData::Request),
             node_digest: 0,
             tree_digest: 0,
         };
@@ -650,10 +679,10 @@ impl Prep<'_> {
                 continue;
             };
             match &c.stat {
-                None => paths.retain(|p| p != &c.path),
+                None => paths.retain(|p| **p != *c.path),
                 Some(s) if s.ephemeral_owner == session.0 => {
-                    if !paths.contains(&c.path) {
-                        paths.push(c.path.clone());
+                    if !paths.iter().any(|p| **p == *c.path) {
+                        paths.push(c.path.to_string());
                     }
                 }
                 Some(_) => {}
@@ -673,10 +702,10 @@ impl Prep<'_> {
             }
             let node = ChangeRecord {
                 zxid,
-                path: path.clone(),
+                path: Arc::from(path.as_str()),
                 stat: None,
                 child_count: 0,
-                acl: Vec::new(),
+                acl: Arc::new([]),
                 data: None,
                 node_digest: 0,
                 tree_digest: 0,
@@ -695,18 +724,18 @@ impl Prep<'_> {
     fn multi(&mut self, multi: &MultiRequest) -> (TxnBody, Option<ErrorCode>) {
         let zxid = self.ctx.zxid;
         // getPendingChanges: what to restore if an op fails.
-        let mut saved: Vec<(String, u64)> = Vec::new();
+        let mut saved: Vec<(Arc<str>, u64)> = Vec::new();
         for op in &multi.ops {
             let path = op.path();
-            if let Some((seq, _)) = self.pending.outstanding(path) {
-                saved.push((path.to_owned(), seq));
+            if let Some((seq, r)) = self.pending.outstanding(path) {
+                saved.push((r.path.clone(), seq));
             }
             if path.contains('\0') {
                 continue;
             }
             if let Some((parent, _)) = split_parent(path) {
-                if let Some((seq, _)) = self.pending.outstanding(parent) {
-                    saved.push((parent.to_owned(), seq));
+                if let Some((seq, r)) = self.pending.outstanding(parent) {
+                    saved.push((r.path.clone(), seq));
                 }
             }
         }

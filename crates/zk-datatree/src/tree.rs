@@ -49,6 +49,8 @@ pub struct TxnResult {
     pub r#type: i32,
     /// 0 or the error code; a multi carries the first failing sub-result's code.
     pub err: i32,
+    /// The created path; only creates report it (the one reply that carries a path), so other
+    /// writes do not copy theirs.
     pub path: Option<String>,
     pub stat: Option<Stat>,
     /// The sub-results of a multi, in order.
@@ -103,7 +105,7 @@ pub struct NodeView {
     pub stat: StatPersisted,
     pub data: Option<NodeData>,
     pub num_children: i32,
-    pub acl: Vec<Acl>,
+    pub acl: Arc<[Acl]>,
 }
 
 /// The result of `apply` and the watch events it fired, in firing order.
@@ -234,6 +236,16 @@ impl DataTree {
         self.nodes.insert(Node::new(path.into(), data, acl, stat))
     }
 
+    /// Whether the node `path` exists.
+    pub(crate) fn contains(&self, path: &str) -> bool {
+        self.lookup(path).is_some()
+    }
+
+    /// The digest of the node at `path` (what request prep replaces when it changes it).
+    pub(crate) fn node_digest_of(&self, path: &str) -> Option<i64> {
+        self.lookup(path).map(|id| self.digest_of(id))
+    }
+
     fn digest_of(&self, id: NodeId) -> i64 {
         let n = self.nodes.get(id);
         node_digest(&n.path, n.data.as_deref(), &n.stat)
@@ -316,7 +328,7 @@ impl DataTree {
             stat: n.stat.clone(),
             data: n.data.clone(),
             num_children: n.num_children as i32,
-            acl: self.acl_of(id).to_vec(),
+            acl: self.acls.shared(n.acl).unwrap_or_else(|| Arc::new([])),
         })
     }
 
@@ -775,20 +787,13 @@ impl DataTree {
                 )
                 .map(|stat| rc.stat = Some(stat))
             }
-            TxnBody::Delete(t) => {
-                rc.path = Some(t.path.clone());
-                self.delete_node(&t.path, zxid, events)
-            }
-            TxnBody::SetData(t) => {
-                rc.path = Some(t.path.clone());
-                self.set_data(&t.path, t.data.as_deref(), t.version, zxid, time, events)
-                    .map(|stat| rc.stat = Some(stat))
-            }
-            TxnBody::SetAcl(t) => {
-                rc.path = Some(t.path.clone());
-                self.set_acl(&t.path, &t.acl, t.version)
-                    .map(|stat| rc.stat = Some(stat))
-            }
+            TxnBody::Delete(t) => self.delete_node(&t.path, zxid, events),
+            TxnBody::SetData(t) => self
+                .set_data(&t.path, t.data.as_deref(), t.version, zxid, time, events)
+                .map(|stat| rc.stat = Some(stat)),
+            TxnBody::SetAcl(t) => self
+                .set_acl(&t.path, &t.acl, t.version)
+                .map(|stat| rc.stat = Some(stat)),
             TxnBody::CreateSession(t) => {
                 self.sessions.insert(header.client_id.0, t.time_out);
                 Ok(())
@@ -806,10 +811,7 @@ impl DataTree {
                 rc.err = t.err;
                 Ok(())
             }
-            TxnBody::Check(t) => {
-                rc.path = Some(t.path.clone());
-                Ok(())
-            }
+            TxnBody::Check(_) => Ok(()),
             TxnBody::Multi(m) => {
                 self.process_multi(header, m, &mut rc, events);
                 Ok(())

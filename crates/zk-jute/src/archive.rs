@@ -115,11 +115,17 @@ fn read_byte_len<B: Buf>(input: &mut B) -> Result<Option<usize>, DecodeError> {
 }
 
 fn read_string_bytes<B: Buf>(input: &mut B, len: usize) -> String {
-    let raw = input.copy_to_bytes(len);
-    match std::str::from_utf8(&raw) {
+    let decode = |raw: &[u8]| match std::str::from_utf8(raw) {
         Ok(s) => s.to_owned(),
-        Err(_) => java_utf8_lossy(&raw),
+        Err(_) => java_utf8_lossy(raw),
+    };
+    // Straight from the input when the string is in one piece, as it is in a frame.
+    if let Some(raw) = input.chunk().get(..len) {
+        let s = decode(raw);
+        input.advance(len);
+        return s;
     }
+    decode(&input.copy_to_bytes(len))
 }
 
 /// Decodes bytes as Java's `new String(bytes, UTF_8)` (what `BinaryInputArchive.readString` uses)

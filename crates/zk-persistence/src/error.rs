@@ -139,11 +139,14 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<> {
-        let path = path.to_path_buf();
+    pub(crate) fn io<'a>(
+        action: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(io::Error) -> Error + 'a {
+        // The path is copied only on failure: this wraps every write and fsync of the log.
         move |source| Error::Io {
             action,
-            path,
+            path: path.to_path_buf(),
             source,
         }
     }

@@ -189,8 +189,8 @@ impl Origin {
 
 /// Commands for the persistence thread, done in order.
 pub(crate) enum Persist {
-    Append(TxnEntry),
-    /// A txn from the leader, already serialized (PROPOSAL, INFORM, sync).
+    /// A serialized txn (TxnHeader, body, digest): this server's own, or the leader's (PROPOSAL,
+    /// INFORM, sync).
     Payload(Zxid, Bytes),
     /// Everything appended so far is durable: answer.
     Flush(std::sync::mpsc::Sender<()>),
@@ -311,7 +311,6 @@ fn persistence_thread(
         // Group commit: append what is queued (up to 1000 txns), fsync once, report.
         while let Some(command) = next.take() {
             let appended = match command {
-                Persist::Append(entry) => store.append(&entry).map(|r| (entry.header.zxid, r)),
                 Persist::Payload(zxid, payload) => {
                     store.append_payload(zxid, &payload).map(|r| (zxid, r))
                 }
@@ -842,7 +841,8 @@ impl Core {
                 return;
             }
         } else if let Some(p) = &self.persist {
-            let _ = p.send(Persist::Append(entry.clone()));
+            // Serialized here rather than cloned: the log wants bytes, the queue the entry.
+            let _ = p.send(Persist::Payload(entry.header.zxid, entry.to_bytes()));
         }
         self.queue.push_back(Queued::Write {
             entry,
@@ -936,7 +936,7 @@ impl Core {
             arrived,
         };
         if self.is_learner() {
-            return self.forward_write(sid, xid, op, body, auth, origin);
+            return self.forward_write(sid, xid, op, body, &auth, origin);
         }
         let (entry, error) = self.prep_client_write(sid, xid, op, &body, check, &auth);
         self.enqueue_write(entry, error, origin);
@@ -948,7 +948,7 @@ impl Core {
         sid: i64,
         cxid: i32,
         op: OpCode,
-        body: &[u8],
+        body: &Bytes,
         check: Result<(), ErrorCode>,
         auth: &[Id],
     ) -> (TxnEntry, Option<ErrorCode>) {
@@ -1544,26 +1544,26 @@ enum WriteKind {
     Reconfig,
 }
 
-fn decode_write(op: OpCode, body: &[u8]) -> Result<WriteKind, ()> {
+/// Decodes a write request from its frame; data shares the frame's memory (no copy).
+fn decode_write(op: OpCode, body: &Bytes) -> Result<WriteKind, ()> {
+    fn read<R: Record>(body: &Bytes) -> Result<R, ()> {
+        R::read(&mut body.clone()).map_err(|_| ())
+    }
     let r = match op {
         OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => WriteRequest::Create {
             op,
-            request: CreateRequest::from_bytes(body).map_err(|_| ())?,
+            request: read::<CreateRequest>(body)?,
         },
-        OpCode::CreateTtl => {
-            WriteRequest::CreateTtl(CreateTtlRequest::from_bytes(body).map_err(|_| ())?)
-        }
-        OpCode::Delete => WriteRequest::Delete(DeleteRequest::from_bytes(body).map_err(|_| ())?),
+        OpCode::CreateTtl => WriteRequest::CreateTtl(read::<CreateTtlRequest>(body)?),
+        OpCode::Delete => WriteRequest::Delete(read::<DeleteRequest>(body)?),
         OpCode::DeleteContainer => WriteRequest::DeleteContainer {
             path: String::from_utf8(body.to_vec()).map_err(|_| ())?,
         },
-        OpCode::SetData => WriteRequest::SetData(SetDataRequest::from_bytes(body).map_err(|_| ())?),
-        OpCode::SetAcl => WriteRequest::SetAcl(SetAclRequest::from_bytes(body).map_err(|_| ())?),
-        OpCode::Check => {
-            WriteRequest::Check(CheckVersionRequest::from_bytes(body).map_err(|_| ())?)
-        }
+        OpCode::SetData => WriteRequest::SetData(read::<SetDataRequest>(body)?),
+        OpCode::SetAcl => WriteRequest::SetAcl(read::<SetAclRequest>(body)?),
+        OpCode::Check => WriteRequest::Check(read::<CheckVersionRequest>(body)?),
         OpCode::Multi => {
-            let m = MultiRequest::from_bytes(body).map_err(|_| ())?;
+            let m = read::<MultiRequest>(body)?;
             if m.ops.iter().any(|o| o.is_read()) {
                 return Err(());
             }

@@ -936,7 +936,7 @@ impl Core {
             return self.drain_zab();
         }
         let sid = request.session_id.0;
-        let auth = request.authinfo.clone().unwrap_or_default();
+        let auth = request.authinfo.as_deref().unwrap_or_default();
         let (entry, error) = if op == OpCode::CreateSession {
             let timeout = request
                 .body
@@ -948,14 +948,14 @@ impl Core {
             let create = WriteRequest::CreateSession {
                 timeout_ms: timeout,
             };
-            self.prep_write(sid, request.cxid, Ok(()), &create, &auth)
+            self.prep_write(sid, request.cxid, Ok(()), &create, auth)
         } else {
             let check = if self.sessions.is_live(sid) {
                 Ok(())
             } else {
                 Err(ErrorCode::SessionExpired)
             };
-            self.prep_client_write(sid, request.cxid, op, &request.body, check, &auth)
+            self.prep_client_write(sid, request.cxid, op, &request.body, check, auth)
         };
         self.enqueue_write(entry, error, Origin::Internal);
     }
@@ -974,7 +974,7 @@ impl Core {
         xid: i32,
         op: OpCode,
         body: Bytes,
-        auth: Vec<Id>,
+        auth: &[Id],
         origin: Origin,
     ) {
         self.queue.push_back(Queued::Forwarded {
@@ -988,7 +988,7 @@ impl Core {
             cxid: xid,
             op: op.code(),
             body,
-            authinfo: Some(auth),
+            authinfo: Some(auth.to_vec()),
         });
     }
 
@@ -1006,7 +1006,7 @@ impl Core {
             0,
             OpCode::CreateSession,
             body.freeze(),
-            auth,
+            &auth,
             Origin::NewSession {
                 conn,
                 timeout_ms: timeout,
@@ -1034,7 +1034,7 @@ impl Core {
             cxid: header.xid.0,
             op: OpCode::Sync.code(),
             body: body.clone(),
-            authinfo: Some(auth),
+            authinfo: Some(auth.to_vec()),
         };
         self.queue.push_back(Queued::Sync {
             conn,

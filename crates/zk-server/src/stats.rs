@@ -3,7 +3,7 @@
 //! atomics rather than fields of the core.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use zk_jute::Id;
 
@@ -117,8 +117,9 @@ pub(crate) struct ConnShared {
     pub(crate) last: Mutex<LastOp>,
     /// The session once established, 0 before and after.
     pub(crate) session: AtomicI64,
-    /// The auth ids (the ip id, then addauth and SASL ones), for ACL checks on both sides.
-    pub(crate) auth: RwLock<Vec<Id>>,
+    /// The auth ids (the ip id, then addauth and SASL ones), for ACL checks on both sides;
+    /// shared, as every write hands them to request prep.
+    pub(crate) auth: RwLock<Arc<[Id]>>,
 }
 
 impl ConnShared {
@@ -129,14 +130,14 @@ impl ConnShared {
         }
     }
 
-    pub(crate) fn auth(&self) -> Vec<Id> {
+    pub(crate) fn auth(&self) -> Arc<[Id]> {
         self.auth.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub(crate) fn add_auth(&self, id: Id) {
         let mut auth = self.auth.write().unwrap_or_else(|p| p.into_inner());
         if !auth.contains(&id) {
-            auth.push(id);
+            *auth = auth.iter().cloned().chain([id]).collect();
         }
     }
 
