@@ -49,10 +49,12 @@ pub(crate) fn wall_ms() -> i64 {
 
 /// Builds one reply frame.
 pub(crate) fn reply<R: Record>(xid: i32, zxid: i64, err: i32, body: Option<&R>) -> Bytes {
-    // Most replies are small; starting with room for one avoids the regrowth that showed as a
-    // fifth of a read's cost.
-    let mut out = BytesMut::with_capacity(256);
+    // Sized exactly: no regrowth, and a buffer that is exactly full becomes a `Bytes` without the
+    // shared header a partly used one needs.
+    const FRAME_AND_HEADER: usize = 4 + 16;
+    let mut out = BytesMut::with_capacity(FRAME_AND_HEADER + body.map_or(0, R::encoded_len));
     reply_into(&mut out, xid, zxid, err, body);
+    debug_assert_eq!(out.len(), out.capacity(), "reply sized exactly");
     out.freeze()
 }
 
