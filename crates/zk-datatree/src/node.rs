@@ -9,12 +9,12 @@ use hashbrown::HashTable;
 use zk_jute::StatPersisted;
 
 pub(crate) type NodeId = u32;
+pub(crate) const NONE: NodeId = u32::MAX;
 
 /// A node's data. An `Arc<[u8]>` rather than a `Bytes`: half the size in the node, and a clone
 /// (for a read, a snapshot copy) never allocates, where the first clone of a `Bytes` made from a
 /// `Vec` adds a shared header to every node (32 MB at a million nodes).
 pub type NodeData = Arc<[u8]>;
-pub(crate) const NONE: NodeId = u32::MAX;
 
 /// One znode.
 #[derive(Debug, Clone)]

@@ -284,10 +284,7 @@ impl Record for Bytes {
 /// Nullable `buffer`: ZooKeeper keeps null and empty node data apart end to end.
 impl Record for Option<Bytes> {
     fn write<B: BufMut>(&self, out: &mut B) {
-        match self {
-            Some(b) => b.write(out),
-            None => out.put_i32(-1),
-        }
+        write_nullable_buffer(out, self.as_deref());
     }
     fn read<B: Buf>(input: &mut B) -> Result<Self, DecodeError> {
         Ok(read_byte_len(input)?.map(|len| input.copy_to_bytes(len)))
@@ -300,13 +297,7 @@ impl Record for Option<Bytes> {
 /// Nullable `buffer` held as a server stores node data: shared without a `Bytes` header.
 impl Record for Option<Arc<[u8]>> {
     fn write<B: BufMut>(&self, out: &mut B) {
-        match self {
-            Some(b) => {
-                out.put_i32(len_prefix(b.len()));
-                out.put_slice(b);
-            }
-            None => out.put_i32(-1),
-        }
+        write_nullable_buffer(out, self.as_deref());
     }
     fn read<B: Buf>(input: &mut B) -> Result<Self, DecodeError> {
         Ok(read_byte_len(input)?.map(|len| {
@@ -317,6 +308,17 @@ impl Record for Option<Arc<[u8]>> {
     }
     fn encoded_len(&self) -> usize {
         4 + self.as_ref().map_or(0, |b| b.len())
+    }
+}
+
+/// A nullable `buffer`: -1 for null, else the length and the bytes.
+fn write_nullable_buffer<B: BufMut>(out: &mut B, data: Option<&[u8]>) {
+    match data {
+        Some(b) => {
+            out.put_i32(len_prefix(b.len()));
+            out.put_slice(b);
+        }
+        None => out.put_i32(-1),
     }
 }
 

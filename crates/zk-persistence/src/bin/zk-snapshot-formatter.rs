@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
 use std::sync::Arc;
+
 use zk_jute::{Acl, SessionId, StatPersisted};
 use zk_persistence::{Error, FileSnap, SnapshotNode, SnapshotSink, ZxidDigest};
 
