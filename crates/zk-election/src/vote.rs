@@ -1,6 +1,6 @@
 //! Votes and the order that decides between them.
 
-use zk_jute::quorum::ServerState;
+use zk_jute::quorum::{Notification, ServerState};
 use zk_jute::{ServerId, Zxid};
 
 /// A server's proposal for leader, as notifications carry it.
@@ -18,6 +18,18 @@ pub struct Vote {
 }
 
 impl Vote {
+    /// The vote a notification carries, from a sender in `state`.
+    pub fn from_notification(n: &Notification, state: ServerState) -> Vote {
+        Vote {
+            version: n.version,
+            leader: n.leader,
+            zxid: n.zxid,
+            election_epoch: n.election_epoch,
+            peer_epoch: n.peer_epoch,
+            state,
+        }
+    }
+
     /// Whether two votes count as the same vote when tallying, as `Vote.equals` decides: all of
     /// leader, zxid, round and epoch while either is LOOKING; otherwise (servers out of election)
     /// only the leader and its epoch, and only the leader across format versions.

@@ -158,6 +158,17 @@ impl Net {
         }
     }
 
+    /// What server `id`'s transport reports: these voters cannot be reached.
+    fn set_unreachable(&mut self, id: i64, unreachable: &[i64]) {
+        let ids = unreachable.iter().map(|u| ServerId(*u)).collect();
+        let now = self.now;
+        self.nodes
+            .get_mut(&ServerId(id))
+            .unwrap()
+            .set_unreachable(now, ids);
+        self.collect(ServerId(id));
+    }
+
     fn leader_of(&self, id: i64) -> Option<(i64, ServerState)> {
         self.decided
             .get(&ServerId(id))
@@ -219,20 +230,78 @@ fn a_higher_epoch_beats_a_higher_zxid() {
 }
 
 #[test]
-fn the_decision_waits_for_the_finalize_window() {
+fn the_decision_waits_for_the_finalize_window_while_a_voter_is_unheard() {
     let mut net = Net::new(&[1, 2, 3], &[]);
-    start_all(
-        &mut net,
-        &[(1, history(1, 5)), (2, history(1, 5)), (3, history(1, 5))],
-    );
-    // Deliver every message without letting time pass: a quorum agrees, but nobody decides
-    // before finalizeWait (200 ms) has passed without a better vote.
+    // Server 3 is not running yet, but nothing says it cannot be reached: a quorum agrees at
+    // once, and nobody decides before finalizeWait (200 ms) has passed without a better vote.
+    start_all(&mut net, &[(1, history(1, 5)), (2, history(1, 5))]);
     net.run(0);
     assert!(net.decided.is_empty());
     net.run(199);
     assert!(net.decided.is_empty());
     net.run(1);
-    assert_eq!(net.decided.len(), 3);
+    assert_eq!(net.leader_of(2), Some((2, ServerState::Leading)));
+    assert_eq!(net.leader_of(1), Some((2, ServerState::Following)));
+}
+
+#[test]
+fn a_vote_every_voter_agrees_with_is_decided_without_waiting() {
+    let mut net = Net::new(&[1, 2, 3], &[]);
+    start_all(
+        &mut net,
+        &[(1, history(1, 5)), (2, history(1, 5)), (3, history(1, 5))],
+    );
+    // No voter is left to offer anything better: the finalize window would only add latency.
+    net.run(0);
+    assert_eq!(net.leader_of(3), Some((3, ServerState::Leading)));
+    assert_eq!(net.leader_of(1), Some((3, ServerState::Following)));
+    assert_eq!(net.leader_of(2), Some((3, ServerState::Following)));
+}
+
+#[test]
+fn an_unreachable_voter_is_not_waited_for() {
+    let mut net = Net::new(&[1, 2, 3], &[]);
+    // The leader (3) was killed: the survivors' transports cannot reach it.
+    net.set_unreachable(1, &[3]);
+    net.set_unreachable(2, &[3]);
+    start_all(&mut net, &[(1, history(1, 5)), (2, history(1, 7))]);
+    net.run(0);
+    assert_eq!(net.leader_of(2), Some((2, ServerState::Leading)));
+    assert_eq!(net.leader_of(1), Some((2, ServerState::Following)));
+}
+
+#[test]
+fn a_voter_found_unreachable_during_the_window_ends_it() {
+    let mut net = Net::new(&[1, 2, 3], &[]);
+    start_all(&mut net, &[(1, history(1, 5)), (2, history(1, 5))]);
+    net.run(50);
+    assert!(net.decided.is_empty());
+    net.set_unreachable(1, &[3]);
+    assert_eq!(net.leader_of(1), Some((2, ServerState::Following)));
+    assert_eq!(
+        net.leader_of(2),
+        None,
+        "server 2 still hopes to hear from 3"
+    );
+    net.run(150);
+    assert_eq!(net.leader_of(2), Some((2, ServerState::Leading)));
+}
+
+#[test]
+fn an_unreachable_voter_does_not_excuse_a_silent_reachable_one() {
+    let mut net = Net::new(&[1, 2, 3, 4, 5], &[]);
+    // 5 is down, 4 is reachable but has not voted yet: 1, 2 and 3 agree and still wait for 4.
+    for id in 1..=3 {
+        net.set_unreachable(id, &[5]);
+    }
+    start_all(
+        &mut net,
+        &[(1, history(1, 5)), (2, history(1, 5)), (3, history(1, 5))],
+    );
+    net.run(199);
+    assert!(net.decided.is_empty());
+    net.run(1);
+    assert_eq!(net.leader_of(3), Some((3, ServerState::Leading)));
 }
 
 #[test]

@@ -2,16 +2,17 @@
 //! side with the higher id; a send worker and a receive worker per connection; length-prefixed
 //! frames of at most 512 KiB; bounded queues that drop their oldest message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use zk_jute::ServerId;
@@ -25,6 +26,8 @@ pub const MAX_MESSAGE_LEN: usize = 512 * 1024;
 const SEND_CAPACITY: usize = 1;
 /// Messages received and not yet taken (`RECV_CAPACITY`).
 const RECV_CAPACITY: usize = 100;
+/// A connection that breaks after being up this long is reconnected at once.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// How to reach the other servers and how to present this one.
 #[derive(Debug, Clone)]
@@ -59,6 +62,8 @@ struct Peer {
     /// The live connection's workers; cancelling it ends both.
     workers: Option<(u64, CancellationToken)>,
     connecting: bool,
+    /// The last attempt to connect failed and nothing has connected since.
+    unreachable: bool,
 }
 
 #[derive(Debug)]
@@ -69,6 +74,8 @@ struct Inner {
     received: DropOldestQueue<Message>,
     shutdown: CancellationToken,
     next_generation: Mutex<u64>,
+    /// Signalled when a peer becomes reachable or unreachable.
+    reachability: Notify,
 }
 
 /// A handle on the election transport; clones share it.
@@ -118,6 +125,7 @@ impl QuorumCnxManager {
             received: DropOldestQueue::new(RECV_CAPACITY),
             shutdown: CancellationToken::new(),
             next_generation: Mutex::new(0),
+            reachability: Notify::new(),
         });
         let manager = QuorumCnxManager { inner };
         tokio::spawn(manager.clone().accept_loop(listener));
@@ -175,6 +183,22 @@ impl QuorumCnxManager {
             .is_some_and(|p| p.workers.is_some())
     }
 
+    /// Peers whose last connection attempt failed, with no connection since and none being
+    /// attempted: a vote from them cannot arrive now.
+    pub fn unreachable(&self) -> BTreeSet<ServerId> {
+        let peers = self.inner.peers.lock().expect("peers lock");
+        peers
+            .iter()
+            .filter(|(_, p)| p.unreachable && p.workers.is_none() && !p.connecting)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Waits until some peer becomes reachable or unreachable (then read [`Self::unreachable`]).
+    pub async fn reachability_changed(&self) {
+        self.inner.reachability.notified().await
+    }
+
     /// Closes every connection and stops listening.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
@@ -187,6 +211,7 @@ impl QuorumCnxManager {
             last_sent: Arc::new(Mutex::new(None)),
             workers: None,
             connecting: false,
+            unreachable: false,
         });
         f(peer)
     }
@@ -220,8 +245,15 @@ impl QuorumCnxManager {
         }
         let manager = self.clone();
         tokio::spawn(async move {
-            manager.initiate(id, &addresses).await;
-            manager.with_peer(id, |peer| peer.connecting = false);
+            let reached = manager.initiate(id, &addresses).await;
+            let changed = manager.with_peer(id, |peer| {
+                peer.connecting = false;
+                let unreachable = !reached && peer.workers.is_none();
+                std::mem::replace(&mut peer.unreachable, unreachable) != unreachable
+            });
+            if changed {
+                manager.inner.reachability.notify_one();
+            }
         });
     }
 
@@ -235,7 +267,8 @@ impl QuorumCnxManager {
     }
 
     /// Opens a connection to `id`, announces this server, and keeps it only if our id is higher.
-    async fn initiate(&self, id: ServerId, addresses: &[String]) {
+    /// Returns whether the peer was reached.
+    async fn initiate(&self, id: ServerId, addresses: &[String]) -> bool {
         let timeout = self.inner.config.connect_timeout;
         for address in addresses {
             let stream =
@@ -254,15 +287,16 @@ impl QuorumCnxManager {
             let (read, mut write) = stream.into_split();
             if let Err(err) = write.write_all(&self.handshake_bytes()).await {
                 warn!(sid = %id, %err, "ignoring an error writing the election handshake");
-                return;
+                return false;
             }
             if id > self.my_id() {
                 debug!(sid = %id, my_id = %self.my_id(), "have smaller server identifier, so dropping the connection");
-                return;
+                return true;
             }
             self.start_workers(id, read, write);
-            return;
+            return true;
         }
+        false
     }
 
     async fn accept_loop(self, listener: TcpListener) {
@@ -364,13 +398,18 @@ impl QuorumCnxManager {
             *next
         };
         let cancel = self.inner.shutdown.child_token();
-        let (queue, last_sent) = self.with_peer(id, |peer| {
+        let (queue, last_sent, was_unreachable) = self.with_peer(id, |peer| {
             if let Some((_, old)) = peer.workers.replace((generation, cancel.clone())) {
                 old.cancel();
             }
-            (peer.queue.clone(), peer.last_sent.clone())
+            let was_unreachable = std::mem::take(&mut peer.unreachable);
+            (peer.queue.clone(), peer.last_sent.clone(), was_unreachable)
         });
+        if was_unreachable {
+            self.inner.reachability.notify_one();
+        }
         info!(sid = %id, "election connection established");
+        let established = Instant::now();
         let manager = self.clone();
         tokio::spawn(async move {
             let result = tokio::select! {
@@ -378,14 +417,23 @@ impl QuorumCnxManager {
                 r = send_worker(write, &queue, &last_sent) => r,
                 r = manager.receive_worker(id, read) => r,
             };
+            let broken = result.is_err();
             if let Err(err) = result {
                 warn!(sid = %id, %err, "election connection broken");
             }
-            manager.with_peer(id, |peer| {
-                if peer.workers.as_ref().is_some_and(|(g, _)| *g == generation) {
+            let current = manager.with_peer(id, |peer| {
+                let current = peer.workers.as_ref().is_some_and(|(g, _)| *g == generation);
+                if current {
                     peer.workers = None;
                 }
+                current
             });
+            // A peer that dies closes its connections: reconnect now, so its death is known
+            // (the attempt fails) before an election has to wait for its vote. A link that keeps
+            // breaking at once waits for the next message instead of looping.
+            if broken && current && established.elapsed() >= RECONNECT_AFTER {
+                manager.connect_one(id);
+            }
         });
     }
 

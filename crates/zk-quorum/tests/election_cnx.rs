@@ -190,3 +190,70 @@ async fn the_last_message_is_sent_again_after_a_reconnect() {
     again.write_all(&handshake(6)).await.unwrap();
     assert_eq!(read_frame(&mut again).await, b"my vote");
 }
+
+async fn wait_reachability(manager: &QuorumCnxManager) {
+    tokio::time::timeout(Duration::from_secs(10), manager.reachability_changed())
+        .await
+        .expect("a reachability change within 10 s");
+}
+
+#[tokio::test]
+async fn a_peer_that_refuses_connections_is_reported_unreachable() {
+    let l1 = listener().await;
+    let dead = listener().await;
+    let c1 = config(1, &l1, &[(2, &dead)]);
+    drop(dead);
+    let m1 = QuorumCnxManager::start_on(c1, l1).unwrap();
+    assert!(
+        m1.unreachable().is_empty(),
+        "nothing is known before trying"
+    );
+    m1.send(ServerId(2), Bytes::from_static(b"vote"));
+    wait_reachability(&m1).await;
+    assert_eq!(
+        m1.unreachable().into_iter().collect::<Vec<_>>(),
+        [ServerId(2)]
+    );
+}
+
+#[tokio::test]
+async fn a_peer_that_dies_is_known_unreachable_without_a_new_message() {
+    let (l1, l2) = (listener().await, listener().await);
+    let c1 = config(1, &l1, &[(2, &l2)]);
+    let m1 = QuorumCnxManager::start_on(c1, l1).unwrap();
+    // Server 2 (higher id) connects and keeps the link up for a while, then its process dies:
+    // the link closes and its port refuses connections.
+    let mut link = TcpStream::connect(m1.local_addr()).await.unwrap();
+    link.write_all(&handshake_from(2, l2.local_addr().unwrap().to_string()))
+        .await
+        .unwrap();
+    m1.send(ServerId(2), Bytes::from_static(b"vote"));
+    assert_eq!(read_frame(&mut link).await, b"vote");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    drop(l2);
+    drop(link);
+    wait_reachability(&m1).await;
+    assert_eq!(
+        m1.unreachable().into_iter().collect::<Vec<_>>(),
+        [ServerId(2)]
+    );
+    assert!(!m1.is_connected(ServerId(2)));
+}
+
+#[tokio::test]
+async fn an_unreachable_peer_that_connects_is_reachable_again() {
+    let l1 = listener().await;
+    let l2 = listener().await;
+    let addr2 = l2.local_addr().unwrap().to_string();
+    let c1 = config(1, &l1, &[(2, &l2)]);
+    drop(l2);
+    let m1 = QuorumCnxManager::start_on(c1, l1).unwrap();
+    m1.send(ServerId(2), Bytes::from_static(b"vote"));
+    wait_reachability(&m1).await;
+    assert!(m1.unreachable().contains(&ServerId(2)));
+    let mut link = TcpStream::connect(m1.local_addr()).await.unwrap();
+    link.write_all(&handshake_from(2, addr2)).await.unwrap();
+    wait_reachability(&m1).await;
+    assert!(m1.unreachable().is_empty());
+    assert_eq!(read_frame(&mut link).await, b"vote");
+}

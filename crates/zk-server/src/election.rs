@@ -1,6 +1,7 @@
 //! Runs FastLeaderElection for this server: one task owns the election state machine and the
 //! election transport, answers peers for as long as the server lives (LOOKING peers get our vote
-//! even while we lead or follow), and runs a round whenever the server asks for a leader.
+//! even while we lead or follow), and runs a round whenever the server asks for a leader. It
+//! tells the round which voters the transport cannot reach, so a round need not wait for them.
 
 use std::time::{Duration, Instant};
 
@@ -113,6 +114,7 @@ async fn run(cnx: QuorumCnxManager, mut election: Election, mut inbox: mpsc::Rec
                 Ok(notification) => election.handle_notification(now(), message.from, notification),
                 Err(err) => warn!(from = %message.from, %err, "skipping a malformed notification"),
             },
+            () = cnx.reachability_changed() => election.set_unreachable(now(), cnx.unreachable()),
             () = sleep_until(timeout) => election.handle_timeout(now()),
         }
     }
