@@ -69,17 +69,21 @@ impl Outbox {
     }
 }
 
+/// A connection's handshake, for the core to answer.
+#[derive(Debug)]
+pub(crate) struct Connect {
+    pub(crate) conn: ConnId,
+    pub(crate) addr: SocketAddr,
+    pub(crate) request: ConnectRequest,
+    pub(crate) read_only_flag: Option<bool>,
+    pub(crate) out: Outbox,
+    pub(crate) shared: Arc<ConnShared>,
+}
+
 /// Messages from connections to the pipeline.
 #[derive(Debug)]
 pub(crate) enum ToCore {
-    Connect {
-        conn: ConnId,
-        addr: SocketAddr,
-        request: ConnectRequest,
-        read_only_flag: Option<bool>,
-        out: Outbox,
-        shared: Arc<ConnShared>,
-    },
+    Connect(Connect),
     /// The AdminServer's `snapshot` command: a copy of the tree and its zxid (none while the
     /// server does not serve).
     Backup {
@@ -385,14 +389,14 @@ pub(crate) async fn serve<S>(
     };
     let shared = Arc::new(ConnShared::default());
     if core
-        .send(ToCore::Connect {
+        .send(ToCore::Connect(Connect {
             conn,
             addr,
             request,
             read_only_flag,
             out,
             shared: shared.clone(),
-        })
+        }))
         .await
         .is_err()
     {

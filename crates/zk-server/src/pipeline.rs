@@ -30,7 +30,7 @@ use zk_persistence::{FileSnap, FileTxnSnapLog, SnapshotThread};
 
 use crate::IdMap;
 use crate::config::ServerConfig;
-use crate::connection::{ConnId, Outbox, ToCore};
+use crate::connection::{ConnId, Connect, Outbox, ToCore};
 use crate::sasl::SaslServer;
 use crate::session::{SessionTracker, session_password};
 use crate::stats::{ConnShared, LastOp, Stats};
@@ -95,6 +95,14 @@ pub(crate) struct Conn {
     pub(crate) established_ms: i64,
     pub(crate) outstanding: u64,
     sasl: Option<SaslServer>,
+}
+
+/// A client connection that arrived while this ensemble member had no leader: it waits for one
+/// (until `until`, core ms) instead of being closed at once.
+#[derive(Debug)]
+pub(crate) struct HeldConnect {
+    connect: Connect,
+    until: i64,
 }
 
 impl Conn {
@@ -223,6 +231,8 @@ pub(crate) struct Core {
     pub(crate) sessions: SessionTracker,
     pub(crate) session_conn: IdMap<i64, ConnId>,
     pub(crate) conns: IdMap<ConnId, Conn>,
+    /// Connections waiting for this member to serve (ensemble only).
+    held: Vec<HeldConnect>,
     pub(crate) queue: VecDeque<Queued>,
     /// Writes prepared here are finalized up to this zxid: durable (standalone) or committed.
     pub(crate) ready_zxid: i64,
@@ -507,6 +517,7 @@ impl Core {
             sessions,
             session_conn: IdMap::default(),
             conns: IdMap::default(),
+            held: Vec::new(),
             queue: VecDeque::new(),
             persist: Some(ptx),
             snap,
@@ -570,14 +581,7 @@ impl Core {
     /// Handles one message from a connection.
     pub(crate) fn handle(&mut self, msg: ToCore) {
         match msg {
-            ToCore::Connect {
-                conn,
-                addr,
-                request,
-                read_only_flag,
-                out,
-                shared,
-            } => self.connect(conn, addr, request, read_only_flag, out, shared),
+            ToCore::Connect(connect) => self.connect(connect),
             ToCore::Touch { conn } => self.touch(conn),
             ToCore::Backup { reply } => {
                 let copy = self.is_serving().then(|| {
@@ -609,21 +613,30 @@ impl Core {
         }
     }
 
-    fn connect(
-        &mut self,
-        conn: ConnId,
-        addr: SocketAddr,
-        request: ConnectRequest,
-        read_only_flag: Option<bool>,
-        out: Outbox,
-        shared: Arc<ConnShared>,
-    ) {
+    fn connect(&mut self, connect: Connect) {
         if !self.is_serving() {
-            // As 3.8 while it has no leader: "ZooKeeperServer not running".
-            debug!(%addr, "closing a client connection: this server is not serving (no leader)");
-            out.close();
+            // 3.8 closes it at once ("ZooKeeperServer not running"), and a client that finds
+            // every member electing backs off for hundreds of milliseconds, much longer than an
+            // election after a leader's crash takes. Held for up to a tick (a third of the
+            // session timeout at most, so a client still has time to try another member), it is
+            // answered as soon as this member serves.
+            let requested = i64::from(connect.request.time_out.max(0));
+            let hold = i64::from(self.config.tick_ms).min(requested / 3);
+            debug!(addr = %connect.addr, hold_ms = hold, "holding a client connection until this member has a leader");
+            self.held.push(HeldConnect {
+                connect,
+                until: self.now() + hold,
+            });
             return;
         }
+        let Connect {
+            conn,
+            addr,
+            request,
+            read_only_flag,
+            out,
+            shared,
+        } = connect;
         let last = self.last_zxid();
         if request.last_zxid_seen.0 > last {
             info!(
@@ -747,7 +760,28 @@ impl Core {
         }
     }
 
+    /// Answers the connections held while there was no leader (call once serving), and closes
+    /// those held past their time, as 3.8 closes them when it does not serve.
+    pub(crate) fn release_held(&mut self) {
+        if self.is_serving() {
+            for h in std::mem::take(&mut self.held) {
+                self.connect(h.connect);
+            }
+            return;
+        }
+        let now = self.now();
+        self.held.retain(|h| {
+            let keep = now < h.until;
+            if !keep {
+                debug!(addr = %h.connect.addr, "closing a client connection: this server is not serving (no leader)");
+                h.connect.out.close();
+            }
+            keep
+        });
+    }
+
     fn closed(&mut self, conn: ConnId) {
+        self.held.retain(|h| h.connect.conn != conn);
         if let Some(c) = self.conns.remove(&conn) {
             self.tree.write().remove_watcher(WatcherId(conn));
             if let Some(sid) = c.session()
@@ -862,6 +896,10 @@ impl Core {
     ) {
         let now = self.now();
         let Some(c) = self.conns.get_mut(&conn) else {
+            if let Some(i) = self.held.iter().position(|h| h.connect.conn == conn) {
+                warn!(conn, "request before the session is established; closing");
+                self.held.swap_remove(i).connect.out.close();
+            }
             return;
         };
         c.shared.stats.count_received();
@@ -1449,6 +1487,7 @@ impl Core {
 
     /// Expires sessions whose time has come (called every tick).
     pub(crate) fn tick(&mut self) {
+        self.release_held();
         if !self.leads() {
             return;
         }

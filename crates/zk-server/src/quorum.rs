@@ -859,6 +859,7 @@ impl Core {
             zxid = %self.tree.read().last_processed_zxid(),
             "serving clients"
         );
+        self.release_held();
     }
 
     /// Proposes a txn prepared here (leader); false when there is no established leadership.
@@ -1303,8 +1304,10 @@ async fn accept_learners(
     }
 }
 
-/// `Learner.connectToLeader`: up to 5 attempts within initLimit, 100 ms apart
-/// (`zookeeper.leaderConnectDelayDuringRetryMs`).
+/// `Learner.connectToLeader`: attempts within initLimit for as long as 3.8's five attempts 100 ms
+/// apart (`zookeeper.leaderConnectDelayDuringRetryMs`) would try. The first retries come sooner:
+/// a follower usually decides a moment before its new leader listens, and a 100 ms wait there
+/// would be most of a failover.
 fn connect_leader(
     addr: SocketAddr,
     timeout: Duration,
@@ -1313,11 +1316,14 @@ fn connect_leader(
     tree_config: zk_datatree::TreeConfig,
     max_packet: usize,
 ) {
+    const RETRY_BUDGET: Duration = Duration::from_millis(400);
     let deadline = Instant::now() + timeout;
     let mut why = String::new();
-    for attempt in 1..=5 {
+    let mut delay = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    for attempt in 1.. {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if left.is_zero() || waited > RETRY_BUDGET {
             break;
         }
         match TcpStream::connect_timeout(&addr, left) {
@@ -1349,7 +1355,10 @@ fn connect_leader(
             Err(e) => {
                 debug!(%addr, attempt, error = %e, "cannot connect to the leader yet");
                 why = e.to_string();
-                std::thread::sleep(Duration::from_millis(100).min(left));
+                let pause = delay.min(left);
+                std::thread::sleep(pause);
+                waited += pause;
+                delay = (delay * 2).min(Duration::from_millis(100));
             }
         }
     }

@@ -354,3 +354,66 @@ async fn a_follower_that_cannot_write_its_snapshot_stops() {
     assert_eq!(roles, 1, "it took a role once, then stopped:\n{last_run}");
     drop(disk);
 }
+
+/// A member's client port, once its process listens (it need not serve).
+fn connect_when_listening(addr: &str) -> std::net::TcpStream {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("{addr} never listened: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// A client that connects while the ensemble has no leader (here: before a quorum runs) is
+/// answered once there is one, instead of being closed and left to back off and retry: after a
+/// leader's crash, clients are back as soon as the new leader serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_connecting_during_an_election_gets_its_session_when_it_ends() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // A long tick holds the connection long enough for a slow machine to form the quorum.
+    let e = Arc::new(
+        EnsembleBuilder::new()
+            .voters(3, ours())
+            .tick_time(5000)
+            .build(),
+    );
+    let response = blocking({
+        let e = e.clone();
+        move || {
+            e.start(1);
+            let mut s = connect_when_listening(&e.client_addr(1));
+            common::raw::send_connect(&mut s, 30_000);
+            e.start(2);
+            common::raw::read_connect_response(&mut s)
+        }
+    })
+    .await
+    .expect("the member closed the connection instead of answering it once it served");
+    assert_ne!(response.session_id.0, 0, "a new session: {response:?}");
+    assert_eq!(response.time_out, 30_000);
+    assert!(e.mode(1).is_some(), "member 1 serves");
+}
+
+/// Without a leader in sight, a held connection is closed after a tick (at most a third of the
+/// session timeout), as 3.8 closes it when it does not serve, so the client tries elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_held_without_a_leader_is_closed_in_time_to_try_another_member() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let e = Arc::new(EnsembleBuilder::new().voters(3, ours()).build());
+    let answer = blocking({
+        let e = e.clone();
+        move || {
+            e.start(1);
+            let mut s = connect_when_listening(&e.client_addr(1));
+            // Held for one tick (200 ms here), well within the 10 s read timeout.
+            common::raw::send_connect(&mut s, 3_000);
+            common::raw::read_connect_response(&mut s)
+        }
+    })
+    .await;
+    let err = answer.expect_err("a member without a quorum answered a connect");
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+}

@@ -27,18 +27,30 @@ pub(crate) fn read_frame(s: &mut TcpStream) -> std::io::Result<Bytes> {
 /// Connects and opens a new 30 s session, as the Java client does (with the read-only byte).
 pub(crate) fn open_session(addr: SocketAddr) -> (TcpStream, ConnectResponse) {
     let mut s = TcpStream::connect(addr).unwrap();
+    send_connect(&mut s, 30_000);
+    let response = read_connect_response(&mut s).unwrap();
+    (s, response)
+}
+
+/// Asks for a new session of `time_out` ms (with the read-only byte); sets a 10 s read timeout.
+pub(crate) fn send_connect(s: &mut TcpStream, time_out: i32) {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut b = BytesMut::new();
     ConnectRequest {
         protocol_version: 0,
         last_zxid_seen: Zxid(0),
-        time_out: 30_000,
+        time_out,
         session_id: SessionId(0),
         passwd: Bytes::from_static(&[0; 16]),
     }
     .write_with_flag(false, &mut b);
     s.write_all(&frame(&b)).unwrap();
-    let mut resp = read_frame(&mut s).unwrap();
-    let (response, _) = ConnectResponse::read_with_flag(&mut resp).unwrap();
-    (s, response)
+}
+
+/// The server's answer to [`send_connect`]; an error when it closed the connection instead.
+pub(crate) fn read_connect_response(s: &mut TcpStream) -> std::io::Result<ConnectResponse> {
+    let mut resp = read_frame(s)?;
+    let (response, _) = ConnectResponse::read_with_flag(&mut resp)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+    Ok(response)
 }
