@@ -15,7 +15,7 @@ use zk_datatree::{
 use zk_election::{Majority, Output as ElectionOutput, QuorumServer, QuorumVerifier};
 use zk_jute::proto::{CreateRequest, DeleteRequest, SetDataRequest};
 use zk_jute::quorum::{Notification, PacketType, ServerState};
-use zk_jute::{Acl, ErrorCode, OpCode, Record, SessionId, Zxid};
+use zk_jute::{Acl, ErrorCode, OpCode, Record, ServerId, SessionId, Zxid};
 use zk_zab::{
     ForwardedRequest, Leader, LeaderInit, Learner, LearnerId, LearnerRole, Output, Proposal,
     ZabConfig,
@@ -505,6 +505,32 @@ impl World {
                 self.send(i, peer, Payload::Fin { conn });
             }
         }
+        // Some peers' election transports notice (their reconnect is refused), some do not.
+        for j in 0..self.nodes.len() {
+            if self.nodes[j].up && self.rng.chance(500) {
+                self.report_reachability(j);
+            }
+        }
+    }
+
+    /// Tells server `j`'s election which voters its transport cannot reach: the servers that
+    /// are down, and now and then a live one by mistake. Elections may decide early on it, which
+    /// must never cost safety, however wrong the report.
+    fn report_reachability(&mut self, j: usize) {
+        let n = self.nodes.len();
+        let mut unreachable: BTreeSet<ServerId> = (0..n)
+            .filter(|&k| k != j && !self.nodes[k].up)
+            .map(server_id)
+            .collect();
+        if self.rng.chance(100) {
+            let wrong = self.rng.below(n as u64) as usize;
+            if wrong != j {
+                unreachable.insert(server_id(wrong));
+            }
+        }
+        let local = self.nodes[j].local(self.now);
+        self.nodes[j].election.set_unreachable(local, unreachable);
+        self.pump(j);
     }
 
     fn restart(&mut self, i: usize) {
@@ -529,6 +555,11 @@ impl World {
             .map(|j| (j, i))
             .collect();
         self.links_back(links);
+        for j in 0..self.nodes.len() {
+            if self.nodes[j].up {
+                self.report_reachability(j);
+            }
+        }
     }
 
     /// Election links that come back (a partition healed, a peer restarted): QuorumCnxManager's
