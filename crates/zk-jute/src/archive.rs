@@ -267,8 +267,7 @@ impl Record for Option<String> {
 /// `buffer`; a null decodes as empty. Reading from a `Bytes` input shares its memory (no copy).
 impl Record for Bytes {
     fn write<B: BufMut>(&self, out: &mut B) {
-        out.put_i32(len_prefix(self.len()));
-        out.put_slice(self);
+        write_nullable_buffer(out, Some(self));
     }
     fn read<B: Buf>(input: &mut B) -> Result<Self, DecodeError> {
         Ok(match read_byte_len(input)? {
@@ -311,7 +310,7 @@ impl Record for Option<Arc<[u8]>> {
     }
 }
 
-/// A nullable `buffer`: -1 for null, else the length and the bytes.
+/// A `buffer`: -1 for null, else the length and the bytes.
 fn write_nullable_buffer<B: BufMut>(out: &mut B, data: Option<&[u8]>) {
     match data {
         Some(b) => {

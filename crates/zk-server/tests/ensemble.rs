@@ -355,16 +355,21 @@ async fn a_follower_that_cannot_write_its_snapshot_stops() {
     drop(disk);
 }
 
-/// A member's client port, once its process listens (it need not serve).
-fn connect_when_listening(addr: &str) -> std::net::TcpStream {
+/// Starts member 1 alone (no quorum, so it does not serve) and asks it for a new session of
+/// `time_out` ms as soon as its client port listens.
+fn connect_to_lone_member(e: &zk_testkit::Ensemble, time_out: i32) -> std::net::TcpStream {
+    e.start(1);
+    let addr = e.client_addr(1);
     let deadline = Instant::now() + WAIT;
-    loop {
-        match std::net::TcpStream::connect(addr) {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("{addr} never listened: {e}"),
+    let mut s = loop {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(s) => break s,
+            Err(err) if Instant::now() > deadline => panic!("{addr} never listened: {err}"),
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
-    }
+    };
+    common::raw::send_connect(&mut s, time_out);
+    s
 }
 
 /// A client that connects while the ensemble has no leader (here: before a quorum runs) is
@@ -383,9 +388,7 @@ async fn a_client_connecting_during_an_election_gets_its_session_when_it_ends() 
     let response = blocking({
         let e = e.clone();
         move || {
-            e.start(1);
-            let mut s = connect_when_listening(&e.client_addr(1));
-            common::raw::send_connect(&mut s, 30_000);
+            let mut s = connect_to_lone_member(&e, 30_000);
             e.start(2);
             common::raw::read_connect_response(&mut s)
         }
@@ -406,10 +409,8 @@ async fn a_client_held_without_a_leader_is_closed_in_time_to_try_another_member(
     let answer = blocking({
         let e = e.clone();
         move || {
-            e.start(1);
-            let mut s = connect_when_listening(&e.client_addr(1));
             // Held for one tick (200 ms here), well within the 10 s read timeout.
-            common::raw::send_connect(&mut s, 3_000);
+            let mut s = connect_to_lone_member(&e, 3_000);
             common::raw::read_connect_response(&mut s)
         }
     })
