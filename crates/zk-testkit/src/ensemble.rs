@@ -26,7 +26,7 @@
 //! assert_eq!(ensemble.wait_serving(leader, Duration::from_secs(60)), Mode::Follower);
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -206,8 +206,6 @@ impl EnsembleBuilder {
             panic!("member_config for member {id}, but the members are 1..={count}");
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut ports = MemberPorts::new();
-        let mut port = || ports.next();
         let members = self
             .members
             .into_iter()
@@ -230,9 +228,9 @@ impl EnsembleBuilder {
                     dir: member_dir,
                     data_dir,
                     data_log_dir,
-                    quorum_port: port(),
-                    election_port: port(),
-                    client_port: port(),
+                    quorum_port: crate::free_port(),
+                    election_port: crate::free_port(),
+                    client_port: crate::free_port(),
                     state: Mutex::new(State {
                         kind,
                         child: None,
@@ -248,50 +246,6 @@ impl EnsembleBuilder {
         };
         ensemble.write_configs(&|_, to| ensemble.peer_addrs(to));
         ensemble
-    }
-}
-
-/// Free loopback ports for members, below the kernel's ephemeral range: a port the OS hands out
-/// for port 0 (a test's proxy) or as the source of an outgoing connection is never one of them,
-/// so a member restarted later binds its ports again. Concurrent tests draw at random.
-struct MemberPorts {
-    range: std::ops::Range<u16>,
-    state: u64,
-    taken: BTreeSet<u16>,
-}
-
-impl MemberPorts {
-    fn new() -> MemberPorts {
-        let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
-            .unwrap_or(32768);
-        let low = ephemeral_low.saturating_sub(20_000).max(1024);
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ (u64::from(std::process::id()) << 32);
-        MemberPorts {
-            range: low..ephemeral_low.max(low + 1),
-            state: seed | 1,
-            taken: BTreeSet::new(),
-        }
-    }
-
-    fn next(&mut self) -> u16 {
-        let span = u64::from(self.range.end - self.range.start);
-        for _ in 0..100_000 {
-            // xorshift64
-            self.state ^= self.state << 13;
-            self.state ^= self.state >> 7;
-            self.state ^= self.state << 17;
-            let p = self.range.start + (self.state % span) as u16;
-            if !self.taken.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-                self.taken.insert(p);
-                return p;
-            }
-        }
-        panic!("no free loopback port in {:?}", self.range);
     }
 }
 

@@ -7,12 +7,14 @@
 //! silently skipped test.
 
 pub mod ensemble;
+mod ports;
 
 pub use ensemble::{Ensemble, EnsembleBuilder, Kind, Mode};
+pub use ports::free_port;
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -49,14 +51,6 @@ fn check_java_classpath() -> String {
         );
     }
     format!("{APACHE_JAR}:{APACHE_JUTE_JAR}:{SLF4J_SIMPLE}:{SERVLET_API}")
-}
-
-/// A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
 }
 
 /// Sends a four-letter word and returns the whole answer (empty if the connection failed).
