@@ -62,7 +62,8 @@ struct Peer {
     /// The live connection's workers; cancelling it ends both.
     workers: Option<(u64, CancellationToken)>,
     connecting: bool,
-    /// The last attempt to connect failed and nothing has connected since.
+    /// The last attempt to connect failed and nothing has connected since (never set while
+    /// `workers` runs: starting them clears it).
     unreachable: bool,
 }
 
@@ -189,7 +190,7 @@ impl QuorumCnxManager {
         let peers = self.inner.peers.lock().expect("peers lock");
         peers
             .iter()
-            .filter(|(_, p)| p.unreachable && p.workers.is_none() && !p.connecting)
+            .filter(|(_, p)| p.unreachable && !p.connecting)
             .map(|(id, _)| *id)
             .collect()
     }
